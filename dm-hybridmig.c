@@ -1,0 +1,747 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-hybridmig: live migration of a VM's local block storage, after the
+ * hybrid push / prioritized-prefetch scheme of Nicolae & Cappello (HPDC 2012).
+ *
+ * This file holds the target: table parsing, the I/O path, dirty tracking,
+ * status and messages. See Documentation/hybridmig.rst for the interface.
+ */
+#include "dm-hybridmig.h"
+
+#include <linux/bitmap.h>
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#define DM_MSG_PREFIX "hybridmig"
+
+/* Every live hm_dev, so that a table reload finds the state it inherits. */
+static LIST_HEAD(hm_devs);
+static DEFINE_MUTEX(hm_devs_lock);
+
+/* One instance per table; the migration state itself is in @hd. */
+struct hm_target {
+	struct dm_target *ti;
+	struct hm_dev *hd;
+	struct dm_dev *data_dev;
+
+	/* Optional arguments as given, to echo them in the TABLE status. */
+	bool opt_start_clean;
+	bool opt_hot_threshold;
+	unsigned int hot_threshold;
+};
+
+/* Per-bio data: the chunks a write touches, to mark again at completion. */
+struct hm_bio {
+	unsigned long first_chunk;
+	unsigned long last_chunk;
+	bool tracked;
+};
+
+/* The parsed table line. */
+struct hm_config {
+	enum hm_role role;
+	sector_t chunk_sectors;
+	bool start_clean;
+	bool hot_threshold_given;
+	unsigned int hot_threshold;
+};
+
+static const char *hm_role_name(enum hm_role role)
+{
+	switch (role) {
+	case HM_ROLE_SOURCE:
+		return "source";
+	}
+	return "unknown";
+}
+
+static const char *hm_phase_name(enum hm_phase phase)
+{
+	switch (phase) {
+	case HM_PHASE_TRACKING:
+		return "tracking";
+	}
+	return "unknown";
+}
+
+/*----------------------------------------------------------------
+ * Dirty tracking
+ *--------------------------------------------------------------*/
+
+static void hm_tracker_free(struct hm_tracker *t)
+{
+	kvfree(t->dirty);
+	kvfree(t->writes);
+}
+
+static int hm_tracker_init(struct hm_tracker *t, unsigned long nr_chunks,
+			   bool start_clean)
+{
+	unsigned int level;
+
+	t->nr_chunks = nr_chunks;
+	t->dirty = kvcalloc(BITS_TO_LONGS(nr_chunks), sizeof(unsigned long),
+			    GFP_KERNEL);
+	t->writes = kvcalloc(DIV_ROUND_UP(nr_chunks, HM_HOT_PER_WORD),
+			     sizeof(u32), GFP_KERNEL);
+	if (!t->dirty || !t->writes) {
+		hm_tracker_free(t);
+		return -ENOMEM;
+	}
+
+	/* With no shared base image, the destination starts with nothing. */
+	if (!start_clean)
+		bitmap_set(t->dirty, 0, nr_chunks);
+	atomic_long_set(&t->nr_dirty, start_clean ? 0 : nr_chunks);
+	atomic64_set(&t->nr_write_bios, 0);
+	for (level = 0; level <= HM_HOT_MAX; level++)
+		atomic_long_set(&t->nr_at_level[level], 0);
+	atomic_long_set(&t->nr_at_level[0], nr_chunks);
+	return 0;
+}
+
+static void hm_mark_dirty(struct hm_tracker *t, unsigned long first,
+			  unsigned long last)
+{
+	unsigned long chunk;
+
+	for (chunk = first; chunk <= last; chunk++) {
+		/* The plain test keeps already-dirty chunks off the bus. */
+		if (test_bit(chunk, t->dirty))
+			continue;
+		if (!test_and_set_bit(chunk, t->dirty))
+			atomic_long_inc(&t->nr_dirty);
+	}
+}
+
+/* Bump the saturating write counter of @chunk. */
+static void hm_count_write(struct hm_tracker *t, unsigned long chunk)
+{
+	u32 *word = &t->writes[chunk / HM_HOT_PER_WORD];
+	unsigned int shift = (chunk % HM_HOT_PER_WORD) * HM_HOT_BITS;
+	u32 old = READ_ONCE(*word);
+	unsigned int level;
+
+	do {
+		level = (old >> shift) & HM_HOT_MAX;
+		if (level == HM_HOT_MAX)
+			return;
+	} while (!try_cmpxchg(word, &old, old + (1U << shift)));
+
+	atomic_long_dec(&t->nr_at_level[level]);
+	atomic_long_inc(&t->nr_at_level[level + 1]);
+}
+
+static unsigned long hm_nr_hot(struct hm_tracker *t, unsigned int threshold)
+{
+	unsigned long nr = 0;
+	unsigned int level;
+
+	for (level = threshold; level <= HM_HOT_MAX; level++)
+		nr += atomic_long_read(&t->nr_at_level[level]);
+	return nr;
+}
+
+/*----------------------------------------------------------------
+ * Shared per-device state
+ *--------------------------------------------------------------*/
+
+static struct hm_dev *hm_dev_find(struct mapped_device *md, sector_t begin)
+{
+	struct hm_dev *hd;
+
+	list_for_each_entry(hd, &hm_devs, list)
+		if (hd->md == md && hd->begin == begin)
+			return hd;
+	return NULL;
+}
+
+static bool hm_data_dev_in_use(dev_t devt)
+{
+	struct hm_dev *hd;
+
+	list_for_each_entry(hd, &hm_devs, list)
+		if (hd->data_devt == devt)
+			return true;
+	return false;
+}
+
+/* A reload must describe the same migration as the live table. */
+static int hm_dev_check_reload(struct hm_dev *hd, struct dm_target *ti,
+			       dev_t data_devt, const struct hm_config *cfg)
+{
+	if (hd->role != cfg->role) {
+		ti->error = "Reload cannot change the role";
+		return -EINVAL;
+	}
+	if (hd->data_devt != data_devt) {
+		ti->error = "Reload cannot change the data device";
+		return -EINVAL;
+	}
+	if (hd->chunk_sectors != cfg->chunk_sectors) {
+		ti->error = "Reload cannot change the chunk size";
+		return -EINVAL;
+	}
+	if (hd->len != ti->len) {
+		ti->error = "Reload cannot change the target length";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct hm_dev *hm_dev_create(struct dm_target *ti, dev_t data_devt,
+				    const struct hm_config *cfg)
+{
+	unsigned long nr_chunks;
+	struct hm_dev *hd;
+
+	nr_chunks = DIV_ROUND_UP_SECTOR_T(ti->len, cfg->chunk_sectors);
+	if (nr_chunks > HM_MAX_CHUNKS) {
+		ti->error = "Too many chunks: use a larger chunk size";
+		return ERR_PTR(-EINVAL);
+	}
+
+	hd = kzalloc(sizeof(*hd), GFP_KERNEL);
+	if (!hd) {
+		ti->error = "Cannot allocate device state";
+		return ERR_PTR(-ENOMEM);
+	}
+	if (hm_tracker_init(&hd->tracker, nr_chunks, cfg->start_clean)) {
+		kfree(hd);
+		ti->error = "Cannot allocate the chunk bitmaps";
+		return ERR_PTR(-ENOMEM);
+	}
+
+	refcount_set(&hd->ref, 1);
+	hd->md = dm_table_get_md(ti->table);
+	hd->begin = ti->begin;
+	hd->len = ti->len;
+	hd->data_devt = data_devt;
+	hd->role = cfg->role;
+	hd->phase = HM_PHASE_TRACKING;
+	hd->chunk_sectors = cfg->chunk_sectors;
+	hd->chunk_shift = ilog2(cfg->chunk_sectors);
+	hd->hot_threshold = HM_DEFAULT_HOT_THRESHOLD;
+	mutex_init(&hd->msg_lock);
+	list_add(&hd->list, &hm_devs);
+	return hd;
+}
+
+/*
+ * Find the state of the live table of this device (a reload) or create a
+ * new one. Two targets never share a data device.
+ */
+static struct hm_dev *hm_dev_get(struct dm_target *ti, dev_t data_devt,
+				 const struct hm_config *cfg)
+{
+	struct hm_dev *hd;
+	int r;
+
+	mutex_lock(&hm_devs_lock);
+	hd = hm_dev_find(dm_table_get_md(ti->table), ti->begin);
+	if (hd) {
+		r = hm_dev_check_reload(hd, ti, data_devt, cfg);
+		if (r)
+			hd = ERR_PTR(r);
+		else
+			refcount_inc(&hd->ref);
+	} else if (hm_data_dev_in_use(data_devt)) {
+		ti->error = "Data device is in use by another hybridmig target";
+		hd = ERR_PTR(-EBUSY);
+	} else {
+		hd = hm_dev_create(ti, data_devt, cfg);
+	}
+	mutex_unlock(&hm_devs_lock);
+	return hd;
+}
+
+static void hm_dev_put(struct hm_dev *hd)
+{
+	mutex_lock(&hm_devs_lock);
+	if (!refcount_dec_and_test(&hd->ref)) {
+		mutex_unlock(&hm_devs_lock);
+		return;
+	}
+	list_del(&hd->list);
+	mutex_unlock(&hm_devs_lock);
+
+	mutex_destroy(&hd->msg_lock);
+	hm_tracker_free(&hd->tracker);
+	kfree(hd);
+}
+
+/*----------------------------------------------------------------
+ * Constructor
+ *--------------------------------------------------------------*/
+
+static int hm_parse_role(struct dm_arg_set *as, struct hm_config *cfg,
+			 char **error)
+{
+	const char *role = dm_shift_arg(as);
+
+	if (!strcasecmp(role, "source")) {
+		cfg->role = HM_ROLE_SOURCE;
+		return 0;
+	}
+	if (!strcasecmp(role, "dest")) {
+		*error = "The dest role is not supported by this version";
+		return -EOPNOTSUPP;
+	}
+	*error = "Invalid role: expected source or dest";
+	return -EINVAL;
+}
+
+static int hm_parse_metadata_dev(struct dm_arg_set *as, char **error)
+{
+	const char *path = dm_shift_arg(as);
+
+	if (strcmp(path, "-")) {
+		*error = "A metadata device is not supported by this version: use -";
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static int hm_parse_chunk_size(struct dm_arg_set *as, struct hm_config *cfg,
+			       struct block_device *data_bdev, char **error)
+{
+	unsigned int lbs_sectors = bdev_logical_block_size(data_bdev) >> SECTOR_SHIFT;
+	unsigned int chunk;
+
+	if (kstrtouint(dm_shift_arg(as), 10, &chunk)) {
+		*error = "Invalid chunk size: not a number";
+		return -EINVAL;
+	}
+	if (!is_power_of_2(chunk)) {
+		*error = "Invalid chunk size: not a power of two";
+		return -EINVAL;
+	}
+	if (chunk < HM_MIN_CHUNK_SECTORS) {
+		*error = "Invalid chunk size: less than 8 sectors";
+		return -EINVAL;
+	}
+	if (chunk > HM_MAX_CHUNK_SECTORS) {
+		*error = "Invalid chunk size: more than 2097152 sectors";
+		return -EINVAL;
+	}
+	if (chunk % lbs_sectors) {
+		*error = "Invalid chunk size: not a multiple of the data device's logical block size";
+		return -EINVAL;
+	}
+	cfg->chunk_sectors = chunk;
+	return 0;
+}
+
+static int hm_parse_hot_threshold(struct dm_arg_set *as, unsigned int *opt_argc,
+				  struct hm_config *cfg, char **error)
+{
+	static const struct dm_arg hot_arg = {
+		1, HM_HOT_MAX, "Invalid hot_threshold: expected 1..15"
+	};
+
+	if (cfg->hot_threshold_given) {
+		*error = "Duplicate optional argument: hot_threshold";
+		return -EINVAL;
+	}
+	if (!*opt_argc) {
+		*error = "Missing value for hot_threshold";
+		return -EINVAL;
+	}
+	(*opt_argc)--;
+	cfg->hot_threshold_given = true;
+	return dm_read_arg(&hot_arg, as, &cfg->hot_threshold, error);
+}
+
+static int hm_parse_opt_args(struct dm_arg_set *as, struct hm_config *cfg,
+			     char **error)
+{
+	static const struct dm_arg opt_args = {
+		0, 16, "Invalid number of optional arguments"
+	};
+	unsigned int opt_argc;
+	const char *name;
+	int r;
+
+	if (!as->argc)
+		return 0;
+	r = dm_read_arg_group(&opt_args, as, &opt_argc, error);
+	if (r)
+		return r;
+
+	while (opt_argc) {
+		name = dm_shift_arg(as);
+		opt_argc--;
+
+		if (!strcasecmp(name, "start_clean")) {
+			if (cfg->start_clean) {
+				*error = "Duplicate optional argument: start_clean";
+				return -EINVAL;
+			}
+			cfg->start_clean = true;
+		} else if (!strcasecmp(name, "hot_threshold")) {
+			r = hm_parse_hot_threshold(as, &opt_argc, cfg, error);
+			if (r)
+				return r;
+		} else {
+			*error = "Unknown optional argument";
+			return -EINVAL;
+		}
+	}
+
+	if (as->argc) {
+		*error = "Too many arguments";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int hm_parse_table(struct dm_target *ti, struct hm_target *ht,
+			  struct dm_arg_set *as, struct hm_config *cfg)
+{
+	int r;
+
+	r = hm_parse_role(as, cfg, &ti->error);
+	if (r)
+		return r;
+
+	r = dm_get_device(ti, dm_shift_arg(as), dm_table_get_mode(ti->table),
+			  &ht->data_dev);
+	if (r) {
+		ti->error = "Cannot open the data device";
+		return r;
+	}
+
+	r = hm_parse_metadata_dev(as, &ti->error);
+	if (r)
+		return r;
+
+	r = hm_parse_chunk_size(as, cfg, ht->data_dev->bdev, &ti->error);
+	if (r)
+		return r;
+
+	if (bdev_nr_sectors(ht->data_dev->bdev) < ti->len) {
+		ti->error = "Data device is smaller than the target";
+		return -EINVAL;
+	}
+
+	return hm_parse_opt_args(as, cfg, &ti->error);
+}
+
+/*
+ * Construct a hybridmig target:
+ *
+ *   <role> <data_dev> <metadata_dev|-> <chunk_sectors> [<#opt_args> <opt_args>...]
+ *
+ * Optional arguments: start_clean, hot_threshold <1..15>.
+ */
+static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct dm_arg_set as = { .argc = argc, .argv = argv };
+	struct hm_config cfg = { };
+	struct hm_target *ht;
+	struct hm_dev *hd;
+	int r;
+
+	if (argc < 4) {
+		ti->error = "Invalid argument count: need <role> <data_dev> <metadata_dev|-> <chunk_sectors>";
+		return -EINVAL;
+	}
+
+	ht = kzalloc(sizeof(*ht), GFP_KERNEL);
+	if (!ht) {
+		ti->error = "Cannot allocate target context";
+		return -ENOMEM;
+	}
+	ht->ti = ti;
+
+	r = hm_parse_table(ti, ht, &as, &cfg);
+	if (r)
+		goto bad;
+
+	r = dm_set_target_max_io_len(ti, cfg.chunk_sectors);
+	if (r)
+		goto bad;
+
+	hd = hm_dev_get(ti, ht->data_dev->bdev->bd_dev, &cfg);
+	if (IS_ERR(hd)) {
+		r = PTR_ERR(hd);
+		goto bad;
+	}
+	ht->hd = hd;
+
+	/* A threshold in the table applies; a reload without one keeps it. */
+	if (cfg.hot_threshold_given)
+		WRITE_ONCE(hd->hot_threshold, cfg.hot_threshold);
+	ht->opt_start_clean = cfg.start_clean;
+	ht->opt_hot_threshold = cfg.hot_threshold_given;
+	ht->hot_threshold = cfg.hot_threshold;
+
+	ti->num_flush_bios = 1;
+	ti->num_discard_bios = 1;
+	ti->num_write_zeroes_bios = 1;
+	ti->per_io_data_size = sizeof(struct hm_bio);
+	ti->private = ht;
+	return 0;
+
+bad:
+	if (ht->data_dev)
+		dm_put_device(ti, ht->data_dev);
+	kfree(ht);
+	return r;
+}
+
+static void hm_dtr(struct dm_target *ti)
+{
+	struct hm_target *ht = ti->private;
+
+	hm_dev_put(ht->hd);
+	dm_put_device(ti, ht->data_dev);
+	kfree(ht);
+}
+
+/*----------------------------------------------------------------
+ * I/O path
+ *--------------------------------------------------------------*/
+
+static bool hm_bio_modifies_data(struct bio *bio)
+{
+	return op_is_write(bio_op(bio)) && bio_sectors(bio);
+}
+
+/*
+ * Writes, discards and write-zeroes are passed down to the data device.
+ * Their chunks are marked dirty at submission and again at completion: a
+ * pusher that clears a chunk while a write to it is in flight may read the
+ * old data, and the second mark makes sure that chunk is sent again.
+ */
+static int hm_map(struct dm_target *ti, struct bio *bio)
+{
+	struct hm_target *ht = ti->private;
+	struct hm_dev *hd = ht->hd;
+	struct hm_bio *hb = dm_per_bio_data(bio, sizeof(*hb));
+	sector_t offset = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	unsigned long chunk;
+
+	hb->tracked = false;
+	bio_set_dev(bio, ht->data_dev->bdev);
+	if (!bio_sectors(bio))
+		return DM_MAPIO_REMAPPED;
+	bio->bi_iter.bi_sector = offset;
+
+	if (!hm_bio_modifies_data(bio))
+		return DM_MAPIO_REMAPPED;
+
+	/* Discards and write-zeroes may span several chunks. */
+	hb->first_chunk = offset >> hd->chunk_shift;
+	hb->last_chunk = (offset + bio_sectors(bio) - 1) >> hd->chunk_shift;
+	hb->tracked = true;
+
+	atomic64_inc(&hd->tracker.nr_write_bios);
+	for (chunk = hb->first_chunk; chunk <= hb->last_chunk; chunk++)
+		hm_count_write(&hd->tracker, chunk);
+	hm_mark_dirty(&hd->tracker, hb->first_chunk, hb->last_chunk);
+	return DM_MAPIO_REMAPPED;
+}
+
+static int hm_end_io(struct dm_target *ti, struct bio *bio,
+		     blk_status_t *error)
+{
+	struct hm_target *ht = ti->private;
+	struct hm_bio *hb = dm_per_bio_data(bio, sizeof(*hb));
+
+	/* Failed writes may have changed the data too: mark them as well. */
+	if (hb->tracked)
+		hm_mark_dirty(&ht->hd->tracker, hb->first_chunk, hb->last_chunk);
+	return DM_ENDIO_DONE;
+}
+
+/*----------------------------------------------------------------
+ * Status and messages
+ *--------------------------------------------------------------*/
+
+/*
+ * INFO:  <role> <phase> <chunk_sectors> <total_chunks> <dirty_chunks>
+ *        <hot_chunks> <hot_threshold> <write_bios>
+ * TABLE: <role> <data_dev> - <chunk_sectors> [<#opt_args> <opt_args>...]
+ */
+static void hm_status(struct dm_target *ti, status_type_t type,
+		      unsigned int status_flags, char *result,
+		      unsigned int maxlen)
+{
+	struct hm_target *ht = ti->private;
+	struct hm_dev *hd = ht->hd;
+	struct hm_tracker *t = &hd->tracker;
+	unsigned int threshold = READ_ONCE(hd->hot_threshold);
+	unsigned int nr_opt;
+	unsigned int sz = 0;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		DMEMIT("%s %s %llu %lu %lu %lu %u %lld",
+		       hm_role_name(hd->role), hm_phase_name(hd->phase),
+		       (unsigned long long)hd->chunk_sectors, t->nr_chunks,
+		       atomic_long_read(&t->nr_dirty), hm_nr_hot(t, threshold),
+		       threshold, atomic64_read(&t->nr_write_bios));
+		break;
+
+	case STATUSTYPE_TABLE:
+		DMEMIT("%s %s - %llu", hm_role_name(hd->role),
+		       ht->data_dev->name,
+		       (unsigned long long)hd->chunk_sectors);
+		nr_opt = ht->opt_start_clean + 2 * ht->opt_hot_threshold;
+		if (!nr_opt)
+			break;
+		DMEMIT(" %u", nr_opt);
+		if (ht->opt_start_clean)
+			DMEMIT(" start_clean");
+		if (ht->opt_hot_threshold)
+			DMEMIT(" hot_threshold %u", ht->hot_threshold);
+		break;
+
+	case STATUSTYPE_IMA:
+		DMEMIT_TARGET_NAME_VERSION(ti->type);
+		DMEMIT(",role=%s,data_dev=%s,chunk_sectors=%llu;",
+		       hm_role_name(hd->role), ht->data_dev->name,
+		       (unsigned long long)hd->chunk_sectors);
+		break;
+	}
+}
+
+/*
+ * Write the dirty chunks as space-separated ranges ("a" or "a-b") to @result.
+ * When the buffer fills up, dm-ioctl flags it and libdevmapper retries with
+ * a larger one.
+ */
+static void hm_emit_dirty_ranges(struct hm_tracker *t, char *result,
+				 unsigned int maxlen)
+{
+	unsigned long start = 0, end;
+	unsigned int sz = 0;
+
+	while (sz + 1 < maxlen) {
+		start = find_next_bit(t->dirty, t->nr_chunks, start);
+		if (start >= t->nr_chunks)
+			break;
+		end = find_next_zero_bit(t->dirty, t->nr_chunks, start);
+		if (sz)
+			DMEMIT(" ");
+		if (end - start == 1)
+			DMEMIT("%lu", start);
+		else
+			DMEMIT("%lu-%lu", start, end - 1);
+		start = end;
+	}
+}
+
+static int hm_set_param(struct hm_dev *hd, const char *param,
+			const char *value)
+{
+	unsigned int v;
+
+	if (!strcasecmp(param, "hot_threshold")) {
+		if (kstrtouint(value, 10, &v) || v < 1 || v > HM_HOT_MAX) {
+			DMERR("set hot_threshold: expected 1..%u, got '%s'",
+			      HM_HOT_MAX, value);
+			return -EINVAL;
+		}
+		WRITE_ONCE(hd->hot_threshold, v);
+		return 0;
+	}
+	DMERR("set: unknown parameter '%s'", param);
+	return -EINVAL;
+}
+
+/*
+ * Messages:
+ *   set hot_threshold <1..15>
+ *   list_dirty		(replies with the dirty chunk ranges)
+ */
+static int hm_message(struct dm_target *ti, unsigned int argc, char **argv,
+		      char *result, unsigned int maxlen)
+{
+	struct hm_target *ht = ti->private;
+	struct hm_dev *hd = ht->hd;
+	int r = -EINVAL;
+
+	mutex_lock(&hd->msg_lock);
+	if (argc == 3 && !strcasecmp(argv[0], "set")) {
+		r = hm_set_param(hd, argv[1], argv[2]);
+	} else if (argc == 1 && !strcasecmp(argv[0], "list_dirty")) {
+		hm_emit_dirty_ranges(&hd->tracker, result, maxlen);
+		r = 1;
+	} else if (argc >= 1 && !strcasecmp(argv[0], "set")) {
+		DMERR("usage: set <param> <value>");
+	} else {
+		DMERR("unknown message '%s' (or wrong argument count)",
+		      argc ? argv[0] : "");
+	}
+	mutex_unlock(&hd->msg_lock);
+	return r;
+}
+
+/*----------------------------------------------------------------
+ * Device limits
+ *--------------------------------------------------------------*/
+
+static int hm_iterate_devices(struct dm_target *ti,
+			      iterate_devices_callout_fn fn, void *data)
+{
+	struct hm_target *ht = ti->private;
+
+	return fn(ti, ht->data_dev, 0, ti->len, data);
+}
+
+/*
+ * Whole chunks are what moves between hosts, so advertise the chunk size as
+ * the optimal I/O size. io_min is left alone: small writes cost the source
+ * nothing extra.
+ */
+static void hm_io_hints(struct dm_target *ti, struct queue_limits *limits)
+{
+	struct hm_target *ht = ti->private;
+	unsigned int chunk_bytes = ht->hd->chunk_sectors << SECTOR_SHIFT;
+
+	if (!limits->io_opt || limits->io_opt % chunk_bytes)
+		limits->io_opt = chunk_bytes;
+}
+
+static struct target_type hybridmig_target = {
+	.name = "hybridmig",
+	.version = {1, 0, 0},
+	.module = THIS_MODULE,
+	.ctr = hm_ctr,
+	.dtr = hm_dtr,
+	.map = hm_map,
+	.end_io = hm_end_io,
+	.status = hm_status,
+	.message = hm_message,
+	.iterate_devices = hm_iterate_devices,
+	.io_hints = hm_io_hints,
+};
+
+static int __init dm_hybridmig_init(void)
+{
+	int r = dm_register_target(&hybridmig_target);
+
+	if (r < 0)
+		DMERR("register failed %d", r);
+	return r;
+}
+
+static void __exit dm_hybridmig_exit(void)
+{
+	dm_unregister_target(&hybridmig_target);
+}
+
+module_init(dm_hybridmig_init);
+module_exit(dm_hybridmig_exit);
+
+MODULE_DESCRIPTION(DM_NAME " live migration of local storage (hybrid push/prefetch)");
+MODULE_AUTHOR("The hybridmig developers");
+MODULE_LICENSE("GPL");
