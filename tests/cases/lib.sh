@@ -76,10 +76,11 @@ hm_dirty_list() {
 	dmsetup message "$1" 0 list_dirty | tr ' ' '\n' | sed '/^$/d'
 }
 
-# Write <count> 512-byte sectors of random data at sector <seek>, direct.
+# write_sectors <dev> <sector> <count>: one direct write of random data.
 write_sectors() {
-	dd if=/dev/urandom of="$1" bs=512 seek="$2" count="$3" oflag=direct \
-		conv=notrunc status=none || fail "write to $1 at $2 failed"
+	dd if=/dev/urandom of="$1" bs=$(($3 * 512)) count=1 seek=$(($2 * 512)) \
+		oflag=direct,seek_bytes conv=notrunc status=none ||
+		fail "write of $3 sectors to $1 at $2 failed"
 }
 
 md5() {

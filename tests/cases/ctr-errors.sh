@@ -1,0 +1,88 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Every malformed table is refused with its own error, and nothing is left.
+. "$HM_REPO/tests/cases/lib.sh"
+
+data=$(mkloop data 16)
+size=$(sectors "$data")
+
+# expect_error <expected ti->error substring> <table args after "hybridmig">
+expect_error() {
+	local want=$1
+	shift
+	dmesg -C
+	if dmsetup create hm-bad --table "0 $size hybridmig $*" 2>/dev/null; then
+		dmsetup remove hm-bad
+		fail "table accepted: $*"
+	fi
+	dmesg | grep -qF "hybridmig: $want" ||
+		fail "table '$*': expected error '$want', kernel said: $(dmesg | grep hybridmig | tail -n1)"
+	dmsetup info hm-bad >/dev/null 2>&1 && fail "device left behind after '$*'"
+	echo "ok: $* -> $want"
+}
+
+expect_error "Invalid argument count" source "$data" -
+expect_error "Invalid role: expected source or dest" sauce "$data" - 128
+expect_error "The dest role is not supported by this version" dest "$data" - 128
+expect_error "Cannot open the data device" source /dev/does-not-exist - 128
+expect_error "A metadata device is not supported by this version" source "$data" "$data" 128
+expect_error "Invalid chunk size: not a number" source "$data" - 64k
+expect_error "Invalid chunk size: not a number" source "$data" - -128
+expect_error "Invalid chunk size: not a power of two" source "$data" - 100
+expect_error "Invalid chunk size: not a power of two" source "$data" - 0
+expect_error "Invalid chunk size: less than 8 sectors" source "$data" - 4
+expect_error "Invalid chunk size: more than 2097152 sectors" source "$data" - 4194304
+expect_error "Invalid number of optional arguments" source "$data" - 128 1
+expect_error "Invalid number of optional arguments" source "$data" - 128 3 hot_threshold 2
+expect_error "Invalid number of optional arguments" source "$data" - 128 17 \
+	start_clean start_clean start_clean start_clean start_clean start_clean \
+	start_clean start_clean start_clean start_clean start_clean start_clean \
+	start_clean start_clean start_clean start_clean start_clean
+expect_error "Invalid number of optional arguments" source "$data" - 128 x start_clean
+expect_error "Unknown optional argument" source "$data" - 128 1 no_such_option
+expect_error "Duplicate optional argument: start_clean" source "$data" - 128 2 start_clean start_clean
+expect_error "Duplicate optional argument: hot_threshold" source "$data" - 128 4 hot_threshold 2 hot_threshold 3
+expect_error "Missing value for hot_threshold" source "$data" - 128 1 hot_threshold
+expect_error "Invalid hot_threshold: expected 1..15" source "$data" - 128 2 hot_threshold 0
+expect_error "Invalid hot_threshold: expected 1..15" source "$data" - 128 2 hot_threshold 16
+expect_error "Invalid hot_threshold: expected 1..15" source "$data" - 128 2 hot_threshold many
+expect_error "Too many arguments" source "$data" - 128 1 start_clean extra
+
+# The target is longer than the data device.
+dmesg -C
+dmsetup create hm-bad --table "0 $((size + 8)) hybridmig source $data - 128" 2>/dev/null &&
+	fail "a target longer than its data device was accepted"
+dmesg | grep -qF "hybridmig: Data device is smaller than the target" || fail "no error for a short data device"
+echo "ok: short data device"
+
+# More chunks than the bitmaps can index (16 TiB of dm-zero, 4 KiB chunks).
+huge=$((1 << 35))
+dm_create zero16t "0 $huge zero"
+dmesg -C
+dmsetup create hm-bad --table "0 $huge hybridmig source /dev/mapper/zero16t - 8" 2>/dev/null &&
+	fail "2^32 chunks accepted"
+dmesg | grep -qF "hybridmig: Too many chunks: use a larger chunk size" || fail "no error for too many chunks"
+echo "ok: too many chunks"
+
+# Two targets never track the same data device.
+dm_create hm1 "0 $size hybridmig source $data - 128"
+dmesg -C
+dmsetup create hm-bad --table "0 $size hybridmig source $data - 128" 2>/dev/null &&
+	fail "a second target on the same data device was accepted"
+dmesg | grep -qF "hybridmig: Data device is in use by another hybridmig target" ||
+	fail "no error for a shared data device"
+echo "ok: data device in use"
+must dmsetup remove hm1
+
+# Valid variants are accepted (keywords are case-insensitive) and echoed.
+dm_create hm-ok "0 $size hybridmig SOURCE $data - 8 3 START_CLEAN hot_threshold 15"
+assert_eq "0 $size hybridmig source $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 8 3 start_clean hot_threshold 15" \
+	"$(dmsetup table hm-ok)" "table of a valid device"
+assert_eq 0 "$(hm_dirty hm-ok)" "dirty chunks of a clean start"
+assert_eq 15 "$(hm_field hm-ok 7)" hot_threshold
+must dmsetup remove hm-ok
+
+# A 4 KiB-sector data device takes a 4 KiB chunk.
+data4k=$(mkloop data4k 16 --sector-size 4096)
+dm_create hm-4k "0 $(sectors "$data4k") hybridmig source $data4k - 8"
+must dmsetup remove hm-4k

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Parsing of the hybridmig target's INFO status line, and its JSON form.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "hm-compiler.h"
+#include "hm-status.h"
+
+#define HM_SPACE	" \t\n"
+
+/* Find the next whitespace-separated word at *pos and move past it. */
+static const char *hm_next_word(const char **pos, size_t *len)
+{
+	const char *s = *pos + strspn(*pos, HM_SPACE);
+
+	*len = strcspn(s, HM_SPACE);
+	*pos = s + *len;
+	return *len ? s : NULL;
+}
+
+static bool hm_is_word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* A role or phase name: a short identifier, copied NUL-terminated. */
+static int hm_parse_word(const char *s, size_t len, char *out)
+{
+	size_t i;
+
+	if (len > HM_STATUS_WORD_MAX)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!hm_is_word_char(s[i]))
+			return -EINVAL;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/*
+ * A decimal u64: digits only (no sign, no base prefix, no spaces), and
+ * no overflow. Done by hand as strtoull() accepts "-1" and "+1".
+ */
+static int hm_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned int d = (unsigned char)s[i] - '0';
+
+		if (d > 9)
+			return -EINVAL;
+		if (v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return len ? 0 : -EINVAL;
+}
+
+/**
+ * hm_status_parse() - parse the INFO status of a hybridmig target
+ * @params: the status line, as returned by dm_get_next_target()
+ * @out: filled in on success only
+ *
+ * Fields after the eighth are ignored: later kernels may append more.
+ *
+ * Return: 0, or -EINVAL if a field is missing or malformed.
+ */
+int hm_status_parse(const char *params, struct hm_status *out)
+{
+	struct hm_status st;
+	uint64_t *const nums[] = {
+		&st.chunk_sectors, &st.total_chunks, &st.dirty_chunks,
+		&st.hot_chunks, &st.hot_threshold, &st.write_bios,
+	};
+	const char *pos = params;
+	const char *w;
+	size_t len;
+	size_t i;
+
+	if (!params)
+		return -EINVAL;
+	memset(&st, 0, sizeof(st));
+
+	w = hm_next_word(&pos, &len);
+	if (!w || hm_parse_word(w, len, st.role))
+		return -EINVAL;
+	w = hm_next_word(&pos, &len);
+	if (!w || hm_parse_word(w, len, st.phase))
+		return -EINVAL;
+
+	for (i = 0; i < ARRAY_SIZE(nums); i++) {
+		w = hm_next_word(&pos, &len);
+		if (!w || hm_parse_u64(w, len, nums[i]))
+			return -EINVAL;
+	}
+
+	*out = st;
+	return 0;
+}
+
+static uint64_t hm_mul_sat(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+uint64_t hm_status_chunk_bytes(const struct hm_status *st)
+{
+	return hm_mul_sat(st->chunk_sectors, HM_SECTOR_SIZE);
+}
+
+/* Dirty chunks in bytes; the last chunk may be partial, so cap at the size. */
+uint64_t hm_status_dirty_bytes(const struct hm_status *st,
+			       uint64_t size_sectors)
+{
+	uint64_t dirty = hm_mul_sat(st->dirty_chunks, hm_status_chunk_bytes(st));
+	uint64_t size = hm_mul_sat(size_sectors, HM_SECTOR_SIZE);
+
+	return dirty < size ? dirty : size;
+}
+
+/*
+ * Numbers are int64 in JSON; the few that cannot be (only a corrupt or
+ * far-future status could have them) are written as uint64 rather than
+ * wrapped to negative values.
+ */
+static int hm_json_add_u64(struct json_object *obj, const char *key,
+			   uint64_t v)
+{
+	struct json_object *val;
+
+	if (v <= INT64_MAX)
+		val = json_object_new_int64((int64_t)v);
+	else
+		val = json_object_new_uint64(v);
+	if (!val)
+		return -ENOMEM;
+	if (json_object_object_add(obj, key, val)) {
+		json_object_put(val);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int hm_json_add_string(struct json_object *obj, const char *key,
+			      const char *s)
+{
+	struct json_object *val = json_object_new_string(s);
+
+	if (!val)
+		return -ENOMEM;
+	if (json_object_object_add(obj, key, val)) {
+		json_object_put(val);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * hm_status_to_json() - the JSON object describing one hybridmig device
+ * @name: device-mapper name of the device
+ * @st: its parsed status
+ * @size_sectors: length of its hybridmig target, in 512-byte sectors
+ *
+ * Return: a new object owned by the caller, or NULL if out of memory.
+ */
+struct json_object *hm_status_to_json(const char *name,
+				      const struct hm_status *st,
+				      uint64_t size_sectors)
+{
+	const struct {
+		const char *key;
+		uint64_t val;
+	} nums[] = {
+		{ "chunk_sectors", st->chunk_sectors },
+		{ "chunk_bytes", hm_status_chunk_bytes(st) },
+		{ "total_chunks", st->total_chunks },
+		{ "dirty_chunks", st->dirty_chunks },
+		{ "dirty_bytes", hm_status_dirty_bytes(st, size_sectors) },
+		{ "hot_chunks", st->hot_chunks },
+		{ "hot_threshold", st->hot_threshold },
+		{ "write_bios", st->write_bios },
+		{ "size_bytes", hm_mul_sat(size_sectors, HM_SECTOR_SIZE) },
+	};
+	struct json_object *obj;
+	size_t i;
+
+	obj = json_object_new_object();
+	if (!obj)
+		return NULL;
+
+	if (hm_json_add_string(obj, "name", name) ||
+	    hm_json_add_string(obj, "role", st->role) ||
+	    hm_json_add_string(obj, "phase", st->phase))
+		goto fail;
+	for (i = 0; i < ARRAY_SIZE(nums); i++)
+		if (hm_json_add_u64(obj, nums[i].key, nums[i].val))
+			goto fail;
+	return obj;
+
+fail:
+	json_object_put(obj);
+	return NULL;
+}

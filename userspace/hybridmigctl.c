@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * hybridmigctl: admin tool of the hybridmig device-mapper target.
+ *
+ *   hybridmigctl status [NAME] [--json]
+ *
+ * Every error is a single line on stderr, "hybridmigctl: error: ...".
+ *
+ * Exit codes (enum hm_exit in hm-exit.h, after cryptsetup's):
+ *   0  success
+ *   1  wrong parameters: unknown command or option, bad arguments
+ *   2  permission denied by device-mapper (EACCES/EPERM)
+ *   3  out of memory
+ *   4  wrong device specified: not found, or not a hybridmig device
+ *   5  device busy or already exists
+ *   6  unexpected failure: device-mapper ioctl failed or no driver, status
+ *      line that cannot be parsed, error writing the output
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "hm-compiler.h"
+#include "hm-dm.h"
+#include "hm-exit.h"
+#include "hm-status.h"
+
+#define HM_PROG		"hybridmigctl"
+#define HM_VERSION	"0.1.0"
+
+__printf(1, 2)
+static void hm_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(HM_PROG ": error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+__printf(1, 2)
+static int hm_usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(HM_PROG ": error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("; see " HM_PROG " --help\n", stderr);
+	return HM_EXIT_USAGE;
+}
+
+/*
+ * Report a failed device-mapper operation on @what, preferring the message
+ * libdevmapper logged over a bare strerror().
+ */
+static int hm_dm_err(const char *what, int r)
+{
+	const char *detail = hm_dm_error();
+
+	if (r == -ENOMEM)
+		hm_err("out of memory");
+	else if (*detail)
+		hm_err("%s: %s", what, detail);
+	else
+		hm_err("%s: %s", what, strerror(-r));
+	return hm_exit_from_errno(r);
+}
+
+static void hm_usage(FILE *f)
+{
+	fputs("Usage: " HM_PROG " [--help] [--version] <command> [<args>]\n"
+	      "\n"
+	      "Admin tool of the hybridmig device-mapper target.\n"
+	      "\n"
+	      "Commands:\n"
+	      "  status [NAME] [--json]   show the state of hybridmig devices\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help       show this help and exit\n"
+	      "  -V, --version    show the version and exit\n"
+	      "\n"
+	      "Exit codes:\n"
+	      "  0  success\n"
+	      "  1  wrong parameters (unknown command or option, bad arguments)\n"
+	      "  2  permission denied\n"
+	      "  3  out of memory\n"
+	      "  4  wrong device specified (not found, or not a hybridmig device)\n"
+	      "  5  device busy or already exists\n"
+	      "  6  unexpected failure (device-mapper error, unparsable status)\n"
+	      "\n"
+	      "Run '" HM_PROG " <command> --help' for help on a command.\n", f);
+}
+
+static void hm_status_usage(FILE *f)
+{
+	fputs("Usage: " HM_PROG " status [NAME] [--json]\n"
+	      "\n"
+	      "Show the state of every hybridmig device, or of device NAME (a\n"
+	      "device-mapper name or a /dev/mapper path).\n"
+	      "\n"
+	      "Options:\n"
+	      "  --json       print JSON instead of a table\n"
+	      "  -h, --help   show this help and exit\n"
+	      "\n"
+	      "Columns:\n"
+	      "  NAME     device-mapper name\n"
+	      "  ROLE     migration role (source)\n"
+	      "  PHASE    migration phase (tracking)\n"
+	      "  CHUNK    chunk size: B, K (KiB), M (MiB), G (GiB) ...\n"
+	      "  CHUNKS   number of chunks\n"
+	      "  DIRTY    dirty chunks, still to be copied\n"
+	      "  DIRTY%   dirty chunks in percent of all chunks\n"
+	      "  HOT      chunks written at least hot_threshold times\n"
+	      "  WRITES   write bios seen by the target\n"
+	      "\n"
+	      "Exit codes: see " HM_PROG " --help.\n", f);
+}
+
+/*
+ * Collecting devices
+ */
+
+struct hm_devices {
+	struct hm_device *dev;
+	size_t nr;
+};
+
+static int hm_devices_add(struct hm_devices *devs, const struct hm_device *dev)
+{
+	struct hm_device *tmp;
+
+	tmp = realloc(devs->dev, (devs->nr + 1) * sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	tmp[devs->nr++] = *dev;
+	devs->dev = tmp;
+	return 0;
+}
+
+static void hm_devices_free(struct hm_devices *devs)
+{
+	free(devs->dev);
+	devs->dev = NULL;
+	devs->nr = 0;
+}
+
+/* Print the error of hm_dm_get_device() on @name, return the exit code. */
+static int hm_device_err(const char *name, int r)
+{
+	char what[DM_NAME_LEN + 64];
+
+	switch (r) {
+	case -ENODEV:
+		hm_err("device %s not found", name);
+		break;
+	case -EMEDIUMTYPE:
+		hm_err("%s is not a hybridmig device", name);
+		break;
+	case -EINVAL:
+		hm_err("cannot parse status of %s", name);
+		break;
+	default:
+		snprintf(what, sizeof(what), "cannot read status of %s", name);
+		return hm_dm_err(what, r);
+	}
+	return hm_exit_from_errno(r);
+}
+
+static int hm_collect_one(const char *name, struct hm_devices *devs)
+{
+	struct hm_device dev;
+	int r;
+
+	r = hm_dm_get_device(name, &dev);
+	if (!r)
+		r = hm_devices_add(devs, &dev);
+	return r ? hm_device_err(name, r) : HM_EXIT_OK;
+}
+
+static int hm_collect_all(struct hm_devices *devs)
+{
+	struct hm_names names;
+	struct hm_device dev;
+	int ret = HM_EXIT_OK;
+	size_t i;
+	int r;
+
+	r = hm_dm_list_names(&names);
+	if (r)
+		return hm_dm_err("cannot list device-mapper devices", r);
+
+	for (i = 0; i < names.nr; i++) {
+		r = hm_dm_get_device(names.names[i], &dev);
+		/* Removed since listed, or no hybridmig target: skip. */
+		if (r == -ENODEV || r == -EMEDIUMTYPE)
+			continue;
+		if (!r)
+			r = hm_devices_add(devs, &dev);
+		if (r) {
+			ret = hm_device_err(names.names[i], r);
+			break;
+		}
+	}
+
+	hm_names_free(&names);
+	return ret;
+}
+
+/*
+ * Output
+ */
+
+enum hm_col {
+	HM_COL_NAME, HM_COL_ROLE, HM_COL_PHASE, HM_COL_CHUNK, HM_COL_CHUNKS,
+	HM_COL_DIRTY, HM_COL_DIRTY_PCT, HM_COL_HOT, HM_COL_WRITES,
+	HM_NR_COLS
+};
+
+static const struct {
+	const char *title;
+	bool right;			/* right-aligned (numbers) */
+} hm_cols[HM_NR_COLS] = {
+	[HM_COL_NAME]		= { "NAME", false },
+	[HM_COL_ROLE]		= { "ROLE", false },
+	[HM_COL_PHASE]		= { "PHASE", false },
+	[HM_COL_CHUNK]		= { "CHUNK", true },
+	[HM_COL_CHUNKS]		= { "CHUNKS", true },
+	[HM_COL_DIRTY]		= { "DIRTY", true },
+	[HM_COL_DIRTY_PCT]	= { "DIRTY%", true },
+	[HM_COL_HOT]		= { "HOT", true },
+	[HM_COL_WRITES]		= { "WRITES", true },
+};
+
+#define HM_CELL_MAX	DM_NAME_LEN
+
+struct hm_row {
+	char cell[HM_NR_COLS][HM_CELL_MAX];
+};
+
+/* A size in the largest binary unit that divides it exactly: 64K, 1M. */
+static void hm_format_size(char *buf, size_t len, uint64_t bytes)
+{
+	static const char units[] = "BKMGTPE";
+	unsigned int u = 0;
+
+	while (bytes && !(bytes % 1024) && u < sizeof(units) - 2) {
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%" PRIu64 "%c", bytes, units[u]);
+}
+
+/*
+ * One decimal; 0.0 and 100.0 are kept for exactly none and exactly all,
+ * so that rounding never hides the last dirty chunk.
+ */
+static void hm_format_percent(char *buf, size_t len, uint64_t part,
+			      uint64_t whole)
+{
+	long double pct;
+
+	if (!whole) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	pct = (long double)part * 100 / whole;
+	if (part && pct < 0.1L)
+		pct = 0.1L;
+	if (part < whole && pct > 99.9L)
+		pct = 99.9L;
+	snprintf(buf, len, "%.1Lf", pct);
+}
+
+static void hm_format_u64(char *buf, size_t len, uint64_t v)
+{
+	snprintf(buf, len, "%" PRIu64, v);
+}
+
+static void hm_format_row(const struct hm_device *dev, struct hm_row *row)
+{
+	const struct hm_status *st = &dev->status;
+	char (*cell)[HM_CELL_MAX] = row->cell;
+
+	snprintf(cell[HM_COL_NAME], HM_CELL_MAX, "%s", dev->name);
+	snprintf(cell[HM_COL_ROLE], HM_CELL_MAX, "%s", st->role);
+	snprintf(cell[HM_COL_PHASE], HM_CELL_MAX, "%s", st->phase);
+	hm_format_size(cell[HM_COL_CHUNK], HM_CELL_MAX,
+		       hm_status_chunk_bytes(st));
+	hm_format_u64(cell[HM_COL_CHUNKS], HM_CELL_MAX, st->total_chunks);
+	hm_format_u64(cell[HM_COL_DIRTY], HM_CELL_MAX, st->dirty_chunks);
+	hm_format_percent(cell[HM_COL_DIRTY_PCT], HM_CELL_MAX,
+			  st->dirty_chunks, st->total_chunks);
+	hm_format_u64(cell[HM_COL_HOT], HM_CELL_MAX, st->hot_chunks);
+	hm_format_u64(cell[HM_COL_WRITES], HM_CELL_MAX, st->write_bios);
+}
+
+static void hm_print_row(const struct hm_row *row, const int *width)
+{
+	int c;
+
+	for (c = 0; c < HM_NR_COLS; c++) {
+		const char *sep = c ? "  " : "";
+
+		if (hm_cols[c].right)
+			printf("%s%*s", sep, width[c], row->cell[c]);
+		else if (c == HM_NR_COLS - 1)
+			printf("%s%s", sep, row->cell[c]);
+		else
+			printf("%s%-*s", sep, width[c], row->cell[c]);
+	}
+	putchar('\n');
+}
+
+/* Row 0 is the header. */
+static int hm_print_table(const struct hm_devices *devs)
+{
+	int width[HM_NR_COLS];
+	struct hm_row *rows;
+	size_t i;
+	int c;
+
+	rows = calloc(devs->nr + 1, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+
+	for (c = 0; c < HM_NR_COLS; c++)
+		snprintf(rows[0].cell[c], HM_CELL_MAX, "%s", hm_cols[c].title);
+	for (i = 0; i < devs->nr; i++)
+		hm_format_row(&devs->dev[i], &rows[i + 1]);
+
+	for (c = 0; c < HM_NR_COLS; c++) {
+		width[c] = 0;
+		for (i = 0; i <= devs->nr; i++) {
+			int w = strlen(rows[i].cell[c]);
+
+			if (w > width[c])
+				width[c] = w;
+		}
+	}
+
+	for (i = 0; i <= devs->nr; i++)
+		hm_print_row(&rows[i], width);
+
+	free(rows);
+	return 0;
+}
+
+static int hm_print_json(const struct hm_devices *devs)
+{
+	struct json_object *root, *arr, *obj;
+	const char *s;
+	size_t i;
+	int r = -ENOMEM;
+
+	root = json_object_new_object();
+	if (!root)
+		return -ENOMEM;
+	arr = json_object_new_array();
+	if (!arr)
+		goto out;
+	if (json_object_object_add(root, "devices", arr)) {
+		json_object_put(arr);
+		goto out;
+	}
+
+	for (i = 0; i < devs->nr; i++) {
+		const struct hm_device *dev = &devs->dev[i];
+
+		obj = hm_status_to_json(dev->name, &dev->status,
+					dev->size_sectors);
+		if (!obj)
+			goto out;
+		if (json_object_array_add(arr, obj)) {
+			json_object_put(obj);
+			goto out;
+		}
+	}
+
+	s = json_object_to_json_string_ext(root,
+					   JSON_C_TO_STRING_PRETTY |
+					   JSON_C_TO_STRING_SPACED |
+					   JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!s)
+		goto out;
+	puts(s);
+	r = 0;
+out:
+	json_object_put(root);
+	return r;
+}
+
+/*
+ * Commands
+ */
+
+struct hm_status_args {
+	const char *name;
+	bool json;
+	bool help;
+};
+
+static int hm_status_parse_args(int argc, char **argv,
+				struct hm_status_args *args)
+{
+	bool opts_done = false;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!opts_done && !strcmp(a, "--")) {
+			opts_done = true;
+		} else if (!opts_done && !strcmp(a, "--json")) {
+			args->json = true;
+		} else if (!opts_done &&
+			   (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
+			args->help = true;
+		} else if (!opts_done && a[0] == '-' && a[1]) {
+			return hm_usage_err("unknown option '%s' for status", a);
+		} else if (args->name) {
+			return hm_usage_err("unexpected argument '%s': status takes at most one device name",
+					    a);
+		} else {
+			args->name = a;
+		}
+	}
+	return HM_EXIT_OK;
+}
+
+/* An empty or over-long name cannot be a device-mapper device. */
+static bool hm_valid_name(const char *name)
+{
+	return name[0] && strlen(name) < DM_NAME_LEN;
+}
+
+static int hm_output(const struct hm_devices *devs,
+		     const struct hm_status_args *args)
+{
+	int r;
+
+	if (!args->json && !devs->nr) {
+		fputs(HM_PROG ": no hybridmig devices\n", stderr);
+		return HM_EXIT_OK;
+	}
+
+	r = args->json ? hm_print_json(devs) : hm_print_table(devs);
+	if (r) {
+		hm_err("out of memory");
+		return hm_exit_from_errno(r);
+	}
+	return HM_EXIT_OK;
+}
+
+static int hm_cmd_status(int argc, char **argv)
+{
+	struct hm_status_args args = { 0 };
+	struct hm_devices devs = { 0 };
+	int ret;
+
+	ret = hm_status_parse_args(argc, argv, &args);
+	if (ret)
+		return ret;
+	if (args.help) {
+		hm_status_usage(stdout);
+		return HM_EXIT_OK;
+	}
+	if (args.name && !hm_valid_name(args.name)) {
+		hm_err("invalid device name '%s'", args.name);
+		return HM_EXIT_NODEV;
+	}
+
+	hm_dm_init();
+	if (args.name)
+		ret = hm_collect_one(args.name, &devs);
+	else
+		ret = hm_collect_all(&devs);
+	if (!ret)
+		ret = hm_output(&devs, &args);
+
+	hm_devices_free(&devs);
+	return ret;
+}
+
+static const struct hm_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} hm_cmds[] = {
+	{ "status", hm_cmd_status },
+};
+
+static const struct hm_cmd *hm_find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(hm_cmds); i++)
+		if (!strcmp(hm_cmds[i].name, name))
+			return &hm_cmds[i];
+	return NULL;
+}
+
+/* Output lost (a full disk, a closed pipe) is a failure too. */
+static int hm_flush_stdout(int ret)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		if (!ret)
+			hm_err("cannot write output: %s", strerror(errno));
+		return ret ? ret : HM_EXIT_FAIL;
+	}
+	return ret;
+}
+
+static int hm_main(int argc, char **argv)
+{
+	const struct hm_cmd *cmd;
+	const char *a;
+
+	if (argc < 2)
+		return hm_usage_err("missing command");
+
+	a = argv[1];
+	if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+		hm_usage(stdout);
+		return HM_EXIT_OK;
+	}
+	if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+		puts(HM_PROG " " HM_VERSION);
+		return HM_EXIT_OK;
+	}
+	if (a[0] == '-')
+		return hm_usage_err("unknown option '%s'", a);
+
+	cmd = hm_find_cmd(a);
+	if (!cmd)
+		return hm_usage_err("unknown command '%s'", a);
+	return cmd->fn(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+	return hm_flush_stdout(hm_main(argc, argv));
+}
