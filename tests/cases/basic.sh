@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # A source device passes data through, reports its status, echoes its table.
-. "$HM_REPO/tests/cases/lib.sh"
+. "$HM_REPO/tests/vm/lib.sh"
 
 data=$(mkloop data 64)
 dm_create hm "0 $(sectors "$data") hybridmig source $data - 128"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Every malformed table is refused with its own error, and nothing is left.
-. "$HM_REPO/tests/cases/lib.sh"
+. "$HM_REPO/tests/vm/lib.sh"
 
 data=$(mkloop data 16)
 size=$(sectors "$data")

@@ -4,7 +4,7 @@
 # Data written through the target verifies (fio crc32c, random and
 # sequential, 512 B to 200 KiB, unaligned to chunks), and a device fed the
 # same writes as a dm-linear twin ends up byte-identical to it.
-. "$HM_REPO/tests/cases/lib.sh"
+. "$HM_REPO/tests/vm/lib.sh"
 
 command -v fio >/dev/null || fail "fio is not installed"
 MIB=96

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # On a clean start, exactly the chunks that writes, discards and
 # write-zeroes touched are dirty, and the write counters add up.
-. "$HM_REPO/tests/cases/lib.sh"
+. "$HM_REPO/tests/vm/lib.sh"
 
 # 1024 chunks of 64 KiB plus a last, short chunk of 4 KiB.
 must truncate -s $((64 * 1024 * 1024 + 4096)) /tmp/hm-data.img
