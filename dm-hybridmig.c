@@ -70,9 +70,7 @@ static const char *hm_phase_name(enum hm_phase phase)
 	return "unknown";
 }
 
-/*----------------------------------------------------------------
- * Dirty tracking
- *--------------------------------------------------------------*/
+/* ---- Dirty tracking ---- */
 
 static void hm_tracker_free(struct hm_tracker *t)
 {
@@ -148,9 +146,7 @@ static unsigned long hm_nr_hot(struct hm_tracker *t, unsigned int threshold)
 	return nr;
 }
 
-/*----------------------------------------------------------------
- * Shared per-device state
- *--------------------------------------------------------------*/
+/* ---- Shared per-device state ---- */
 
 static struct hm_dev *hm_dev_find(struct mapped_device *md, sector_t begin)
 {
@@ -276,9 +272,7 @@ static void hm_dev_put(struct hm_dev *hd)
 	kfree(hd);
 }
 
-/*----------------------------------------------------------------
- * Constructor
- *--------------------------------------------------------------*/
+/* ---- Constructor ---- */
 
 static int hm_parse_role(struct dm_arg_set *as, struct hm_config *cfg,
 			 char **error)
@@ -331,7 +325,7 @@ static int hm_parse_chunk_size(struct dm_arg_set *as, struct hm_config *cfg,
 		return -EINVAL;
 	}
 	if (chunk % lbs_sectors) {
-		*error = "Invalid chunk size: not a multiple of the data device's logical block size";
+		*error = "Invalid chunk size: not a multiple of the logical block size";
 		return -EINVAL;
 	}
 	cfg->chunk_sectors = chunk;
@@ -449,7 +443,7 @@ static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	int r;
 
 	if (argc < 4) {
-		ti->error = "Invalid argument count: need <role> <data_dev> <metadata_dev|-> <chunk_sectors>";
+		ti->error = "Invalid argument count: need at least 4";
 		return -EINVAL;
 	}
 
@@ -505,9 +499,7 @@ static void hm_dtr(struct dm_target *ti)
 	kfree(ht);
 }
 
-/*----------------------------------------------------------------
- * I/O path
- *--------------------------------------------------------------*/
+/* ---- I/O path ---- */
 
 static bool hm_bio_modifies_data(struct bio *bio)
 {
@@ -561,9 +553,7 @@ static int hm_end_io(struct dm_target *ti, struct bio *bio,
 	return DM_ENDIO_DONE;
 }
 
-/*----------------------------------------------------------------
- * Status and messages
- *--------------------------------------------------------------*/
+/* ---- Status and messages ---- */
 
 /*
  * INFO:  <role> <phase> <chunk_sectors> <total_chunks> <dirty_chunks>
@@ -685,9 +675,7 @@ static int hm_message(struct dm_target *ti, unsigned int argc, char **argv,
 	return r;
 }
 
-/*----------------------------------------------------------------
- * Device limits
- *--------------------------------------------------------------*/
+/* ---- Device limits ---- */
 
 static int hm_iterate_devices(struct dm_target *ti,
 			      iterate_devices_callout_fn fn, void *data)

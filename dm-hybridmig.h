@@ -8,6 +8,7 @@
 #define DM_HYBRIDMIG_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
@@ -15,13 +16,13 @@
 
 /* Chunk size limits, in 512-byte sectors: 4 KiB .. 1 GiB. */
 #define HM_MIN_CHUNK_SECTORS	8U
-#define HM_MAX_CHUNK_SECTORS	(1U << 21)
+#define HM_MAX_CHUNK_SECTORS	BIT(21)
 
 /*
  * Bitmaps are indexed by unsigned long and test_bit() takes an int-sized
  * index on some architectures; 2^31 chunks of 64 KiB cover 128 TiB.
  */
-#define HM_MAX_CHUNKS		(1UL << 31)
+#define HM_MAX_CHUNKS		BIT(31)
 
 /*
  * Per-chunk write counters ("hotness") saturate at HM_HOT_MAX. They are
