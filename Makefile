@@ -12,7 +12,7 @@
 #   make bench            benchmarks (bench/)
 
 SRC := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
-KSRC := Kbuild dm-hybridmig.c dm-hybridmig.h
+KSRC := Kbuild $(wildcard dm-hybridmig*.c dm-hybridmig*.h) hybridmig-proto.h
 
 INSTALLED_KVERS := $(patsubst /lib/modules/%/build,%,$(wildcard /lib/modules/*/build))
 RUNNING_KVER := $(shell uname -r)

@@ -14,6 +14,8 @@
 #include <linux/refcount.h>
 #include <linux/types.h>
 
+#include "hybridmig-proto.h"
+
 /* Chunk size limits, in 512-byte sectors: 4 KiB .. 1 GiB. */
 #define HM_MIN_CHUNK_SECTORS	8U
 #define HM_MAX_CHUNK_SECTORS	BIT(21)
@@ -36,11 +38,16 @@
 
 enum hm_role {
 	HM_ROLE_SOURCE,
+	HM_ROLE_DEST,
 };
 
 enum hm_phase {
-	HM_PHASE_TRACKING,	/* source: recording writes, not connected */
+	HM_PHASE_TRACKING,	/* source: recording writes */
+	HM_PHASE_WAITING,	/* destination: holds no data yet */
 };
+
+struct hm_link;
+struct dm_target;
 
 /*
  * Dirty bitmap and write counters of one device.
@@ -78,8 +85,21 @@ struct hm_dev {
 	unsigned int chunk_shift;
 	unsigned int hot_threshold;	/* READ_ONCE/WRITE_ONCE */
 
-	struct mutex msg_lock;		/* serialises messages */
+	struct mutex msg_lock;		/* serialises messages, guards link */
+	struct hm_link *link;		/* connection to the peer, or NULL */
+	struct mutex event_lock;	/* guards live_ti */
+	struct dm_target *live_ti;	/* target of the live table */
 	struct hm_tracker tracker;
 };
+
+/* dm-hybridmig-target.c */
+void hm_dev_event(struct hm_dev *hd);
+
+/* dm-hybridmig-net.c */
+int hm_link_start(struct hm_dev *hd, const char *dev_name, bool server,
+		  const char *addr, const char *key_desc);
+void hm_link_stop(struct hm_dev *hd);
+void hm_link_emit_status(struct hm_dev *hd, char *result, unsigned int maxlen,
+			 unsigned int *size);
 
 #endif /* DM_HYBRIDMIG_H */

@@ -13,6 +13,7 @@ PACKAGES=(
 	libdevmapper-dev libjson-c-dev dmsetup			# hybridmigctl
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils	# the test VM
 	fio util-linux e2fsprogs iproute2 python3 procps	# inside the VM
+	keyutils						# logon keys in tests
 )
 
 pkgs=()

@@ -54,8 +54,15 @@ refuse "Reload cannot change the target length" "0 $((size - 128)) hybridmig sou
 assert_eq "$table" "$(dmsetup table hm | sed "s|$(lsblk -dno MAJ:MIN "$data" | tr -d ' ')|$data|")" "live table after refused reloads"
 assert_eq "1-2 512-767" "$(hm_dirty_list hm | tr '\n' ' ' | sed 's/ $//')" "dirty after refused reloads"
 
-# A reload may change the tunables; the dirty state stays.
+dmesg -C
+printf '0 128 zero\n128 %s hybridmig source %s - 128\n' "$size" "$data" | dmsetup reload hm 2>/dev/null &&
+	fail "reload moving the target accepted"
+dmesg | grep -qF "hybridmig: Reload cannot move the target to another start sector" ||
+	fail "no error for a moved target"
+
+# A reload may change the tunables, when it goes live; the dirty state stays.
 must dmsetup reload hm --table "0 $size hybridmig source $data - 128 2 hot_threshold 9"
+assert_eq 4 "$(hm_field hm 7)" "hot_threshold of the live table while a reload is inactive"
 must dmsetup resume hm
 assert_eq 9 "$(hm_field hm 7)" "hot_threshold after a reload"
 assert_eq "1-2 512-767" "$(hm_dirty_list hm | tr '\n' ' ' | sed 's/ $//')" "dirty after a tunable reload"

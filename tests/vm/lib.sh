@@ -91,3 +91,72 @@ md5() {
 dm_sysfs() {
 	echo "/sys/block/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')"
 }
+
+# Two "hosts" in one guest: namespaces src and dst joined by a veth pair,
+# addressed from the documentation ranges (the guest has no other network).
+SRC_IP=192.0.2.1
+DST_IP=192.0.2.2
+SRC_IP6=2001:db8::1
+DST_IP6=2001:db8::2
+make_hosts() {
+	must ip netns add src
+	must ip netns add dst
+	at_exit "ip netns del src; ip netns del dst"
+	must ip link add veth-s type veth peer name veth-d
+	must ip link set veth-s netns src
+	must ip link set veth-d netns dst
+	must ip -n src addr add $SRC_IP/24 dev veth-s
+	must ip -n dst addr add $DST_IP/24 dev veth-d
+	must ip -n src addr add $SRC_IP6/64 dev veth-s nodad
+	must ip -n dst addr add $DST_IP6/64 dev veth-d nodad
+	for ns in src dst; do
+		must ip -n $ns link set lo up
+	done
+	must ip -n src link set veth-s up
+	must ip -n dst link set veth-d up
+}
+in_src() {
+	ip netns exec src "$@"
+}
+in_dst() {
+	ip netns exec dst "$@"
+}
+
+# new_key <description>: a random 32-byte secret as a logon key; prints it.
+new_key() {
+	local secret
+	secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	keyctl add logon "$1" "$secret" @u > /dev/null || fail "keyctl add logon $1"
+	at_exit "keyctl purge logon $1"
+	echo "$secret"
+}
+
+# Link fields of the INFO status (after the 8 tracking fields).
+hm_link_state() {
+	hm_field "$1" 9
+}
+hm_link_error() {
+	hm_field "$1" 12
+}
+hm_reconnects() {
+	hm_field "$1" 11
+}
+
+# wait_for <seconds> <command...>: poll until the command succeeds.
+wait_for() {
+	local deadline=$(( $(date +%s) + $1 ))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
+}
+
+link_is() {
+	[ "$(hm_link_state "$1")" = "$2" ]
+}
+
+# Event counter of a dm device (dmsetup wait wakes when it moves).
+dm_events() {
+	dmsetup info -c --noheadings -o events "$1" | tr -d ' '
+}

@@ -57,6 +57,8 @@ static const char *hm_role_name(enum hm_role role)
 	switch (role) {
 	case HM_ROLE_SOURCE:
 		return "source";
+	case HM_ROLE_DEST:
+		return "dest";
 	}
 	return "unknown";
 }
@@ -66,6 +68,8 @@ static const char *hm_phase_name(enum hm_phase phase)
 	switch (phase) {
 	case HM_PHASE_TRACKING:
 		return "tracking";
+	case HM_PHASE_WAITING:
+		return "waiting";
 	}
 	return "unknown";
 }
@@ -158,14 +162,14 @@ static struct hm_dev *hm_dev_find(struct mapped_device *md, sector_t begin)
 	return NULL;
 }
 
-static bool hm_data_dev_in_use(dev_t devt)
+static struct hm_dev *hm_dev_find_data_dev(dev_t devt)
 {
 	struct hm_dev *hd;
 
 	list_for_each_entry(hd, &hm_devs, list)
 		if (hd->data_devt == devt)
-			return true;
-	return false;
+			return hd;
+	return NULL;
 }
 
 /* A reload must describe the same migration as the live table. */
@@ -194,10 +198,9 @@ static int hm_dev_check_reload(struct hm_dev *hd, struct dm_target *ti,
 static struct hm_dev *hm_dev_create(struct dm_target *ti, dev_t data_devt,
 				    const struct hm_config *cfg)
 {
-	unsigned long nr_chunks;
+	u64 nr_chunks = DIV_ROUND_UP_SECTOR_T(ti->len, cfg->chunk_sectors);
 	struct hm_dev *hd;
 
-	nr_chunks = DIV_ROUND_UP_SECTOR_T(ti->len, cfg->chunk_sectors);
 	if (nr_chunks > HM_MAX_CHUNKS) {
 		ti->error = "Too many chunks: use a larger chunk size";
 		return ERR_PTR(-EINVAL);
@@ -208,7 +211,9 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti, dev_t data_devt,
 		ti->error = "Cannot allocate device state";
 		return ERR_PTR(-ENOMEM);
 	}
-	if (hm_tracker_init(&hd->tracker, nr_chunks, cfg->start_clean)) {
+	/* The destination's bitmap holds its missing chunks: all, at first. */
+	if (hm_tracker_init(&hd->tracker, nr_chunks,
+			    cfg->role == HM_ROLE_SOURCE && cfg->start_clean)) {
 		kfree(hd);
 		ti->error = "Cannot allocate the chunk bitmaps";
 		return ERR_PTR(-ENOMEM);
@@ -220,11 +225,14 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti, dev_t data_devt,
 	hd->len = ti->len;
 	hd->data_devt = data_devt;
 	hd->role = cfg->role;
-	hd->phase = HM_PHASE_TRACKING;
+	hd->phase = cfg->role == HM_ROLE_SOURCE ? HM_PHASE_TRACKING :
+						  HM_PHASE_WAITING;
 	hd->chunk_sectors = cfg->chunk_sectors;
 	hd->chunk_shift = ilog2(cfg->chunk_sectors);
 	hd->hot_threshold = HM_DEFAULT_HOT_THRESHOLD;
 	mutex_init(&hd->msg_lock);
+	mutex_init(&hd->event_lock);
+	hd->live_ti = ti;
 	list_add(&hd->list, &hm_devs);
 	return hd;
 }
@@ -236,18 +244,23 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti, dev_t data_devt,
 static struct hm_dev *hm_dev_get(struct dm_target *ti, dev_t data_devt,
 				 const struct hm_config *cfg)
 {
-	struct hm_dev *hd;
+	struct mapped_device *md = dm_table_get_md(ti->table);
+	struct hm_dev *hd, *user;
 	int r;
 
 	mutex_lock(&hm_devs_lock);
-	hd = hm_dev_find(dm_table_get_md(ti->table), ti->begin);
+	hd = hm_dev_find(md, ti->begin);
+	user = hm_dev_find_data_dev(data_devt);
 	if (hd) {
 		r = hm_dev_check_reload(hd, ti, data_devt, cfg);
 		if (r)
 			hd = ERR_PTR(r);
 		else
 			refcount_inc(&hd->ref);
-	} else if (hm_data_dev_in_use(data_devt)) {
+	} else if (user && user->md == md) {
+		ti->error = "Reload cannot move the target to another start sector";
+		hd = ERR_PTR(-EINVAL);
+	} else if (user) {
 		ti->error = "Data device is in use by another hybridmig target";
 		hd = ERR_PTR(-EBUSY);
 	} else {
@@ -255,6 +268,22 @@ static struct hm_dev *hm_dev_get(struct dm_target *ti, dev_t data_devt,
 	}
 	mutex_unlock(&hm_devs_lock);
 	return hd;
+}
+
+/* Raise a dm event on the live table (dmsetup wait wakes up). */
+void hm_dev_event(struct hm_dev *hd)
+{
+	mutex_lock(&hd->event_lock);
+	if (hd->live_ti)
+		dm_table_event(hd->live_ti->table);
+	mutex_unlock(&hd->event_lock);
+}
+
+static void hm_dev_set_live(struct hm_dev *hd, struct dm_target *ti)
+{
+	mutex_lock(&hd->event_lock);
+	hd->live_ti = ti;
+	mutex_unlock(&hd->event_lock);
 }
 
 static void hm_dev_put(struct hm_dev *hd)
@@ -267,6 +296,8 @@ static void hm_dev_put(struct hm_dev *hd)
 	list_del(&hd->list);
 	mutex_unlock(&hm_devs_lock);
 
+	hm_link_stop(hd);
+	mutex_destroy(&hd->event_lock);
 	mutex_destroy(&hd->msg_lock);
 	hm_tracker_free(&hd->tracker);
 	kfree(hd);
@@ -284,8 +315,8 @@ static int hm_parse_role(struct dm_arg_set *as, struct hm_config *cfg,
 		return 0;
 	}
 	if (!strcasecmp(role, "dest")) {
-		*error = "The dest role is not supported by this version";
-		return -EOPNOTSUPP;
+		cfg->role = HM_ROLE_DEST;
+		return 0;
 	}
 	*error = "Invalid role: expected source or dest";
 	return -EINVAL;
@@ -469,9 +500,6 @@ static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	ht->hd = hd;
 
-	/* A threshold in the table applies; a reload without one keeps it. */
-	if (cfg.hot_threshold_given)
-		WRITE_ONCE(hd->hot_threshold, cfg.hot_threshold);
 	ht->opt_start_clean = cfg.start_clean;
 	ht->opt_hot_threshold = cfg.hot_threshold_given;
 	ht->hot_threshold = cfg.hot_threshold;
@@ -490,11 +518,29 @@ bad:
 	return r;
 }
 
-static void hm_dtr(struct dm_target *ti)
+/*
+ * A threshold in the table applies once the table goes live; a reload
+ * without one keeps the current value (which a message may have set).
+ */
+static void hm_resume(struct dm_target *ti)
 {
 	struct hm_target *ht = ti->private;
 
-	hm_dev_put(ht->hd);
+	hm_dev_set_live(ht->hd, ti);
+	if (ht->opt_hot_threshold)
+		WRITE_ONCE(ht->hd->hot_threshold, ht->hot_threshold);
+}
+
+static void hm_dtr(struct dm_target *ti)
+{
+	struct hm_target *ht = ti->private;
+	struct hm_dev *hd = ht->hd;
+
+	mutex_lock(&hd->event_lock);
+	if (hd->live_ti == ti)
+		hd->live_ti = NULL;
+	mutex_unlock(&hd->event_lock);
+	hm_dev_put(hd);
 	dm_put_device(ti, ht->data_dev);
 	kfree(ht);
 }
@@ -504,6 +550,17 @@ static void hm_dtr(struct dm_target *ti)
 static bool hm_bio_modifies_data(struct bio *bio)
 {
 	return op_is_write(bio_op(bio)) && bio_sectors(bio);
+}
+
+/*
+ * Until chunk data flows, a destination holds nothing valid: a read would
+ * return stale blocks, and a write before handover would split the brain.
+ */
+static int hm_map_dest(struct dm_target *ti, struct bio *bio)
+{
+	DMERR_LIMIT("%s: I/O refused: this destination holds no data yet",
+		    dm_table_device_name(ti->table));
+	return DM_MAPIO_KILL;
 }
 
 /*
@@ -525,6 +582,9 @@ static int hm_map(struct dm_target *ti, struct bio *bio)
 	if (!bio_sectors(bio))
 		return DM_MAPIO_REMAPPED;
 	bio->bi_iter.bi_sector = offset;
+
+	if (hd->role == HM_ROLE_DEST)
+		return hm_map_dest(ti, bio);
 
 	if (!hm_bio_modifies_data(bio))
 		return DM_MAPIO_REMAPPED;
@@ -578,6 +638,9 @@ static void hm_status(struct dm_target *ti, status_type_t type,
 		       (unsigned long long)hd->chunk_sectors, t->nr_chunks,
 		       atomic_long_read(&t->nr_dirty), hm_nr_hot(t, threshold),
 		       threshold, atomic64_read(&t->nr_write_bios));
+		mutex_lock(&hd->msg_lock);
+		hm_link_emit_status(hd, result, maxlen, &sz);
+		mutex_unlock(&hd->msg_lock);
 		break;
 
 	case STATUSTYPE_TABLE:
@@ -647,10 +710,30 @@ static int hm_set_param(struct hm_dev *hd, const char *param,
 	return -EINVAL;
 }
 
+/* connect (source) or listen (destination) <host:port> <key_description> */
+static int hm_msg_open_link(struct dm_target *ti, struct hm_dev *hd,
+			    const char *verb, const char *addr,
+			    const char *key_desc)
+{
+	bool server = !strcasecmp(verb, "listen");
+	bool dest = hd->role == HM_ROLE_DEST;
+
+	if (server != dest) {
+		DMERR("%s: a source connects, a destination listens",
+		      dm_table_device_name(ti->table));
+		return -EINVAL;
+	}
+	return hm_link_start(hd, dm_table_device_name(ti->table), server,
+			     addr, key_desc);
+}
+
 /*
  * Messages:
  *   set hot_threshold <1..15>
  *   list_dirty		(replies with the dirty chunk ranges)
+ *   connect <host:port> <key_description>	(source)
+ *   listen <host:port> <key_description>	(destination)
+ *   disconnect
  */
 static int hm_message(struct dm_target *ti, unsigned int argc, char **argv,
 		      char *result, unsigned int maxlen)
@@ -662,6 +745,15 @@ static int hm_message(struct dm_target *ti, unsigned int argc, char **argv,
 	mutex_lock(&hd->msg_lock);
 	if (argc == 3 && !strcasecmp(argv[0], "set")) {
 		r = hm_set_param(hd, argv[1], argv[2]);
+	} else if (argc == 3 && (!strcasecmp(argv[0], "connect") ||
+				 !strcasecmp(argv[0], "listen"))) {
+		r = hm_msg_open_link(ti, hd, argv[0], argv[1], argv[2]);
+	} else if (argc == 1 && !strcasecmp(argv[0], "disconnect")) {
+		r = hd->link ? 0 : -ENOTCONN;
+		if (r)
+			DMERR("disconnect: %s is not connected or listening",
+			      dm_table_device_name(ti->table));
+		hm_link_stop(hd);
 	} else if (argc == 1 && !strcasecmp(argv[0], "list_dirty")) {
 		hm_emit_dirty_ranges(&hd->tracker, result, maxlen);
 		r = 1;
@@ -707,6 +799,7 @@ static struct target_type hybridmig_target = {
 	.dtr = hm_dtr,
 	.map = hm_map,
 	.end_io = hm_end_io,
+	.resume = hm_resume,
 	.status = hm_status,
 	.message = hm_message,
 	.iterate_devices = hm_iterate_devices,

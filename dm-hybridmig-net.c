@@ -1,0 +1,1093 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-hybridmig: the authenticated link between a source and a destination.
+ *
+ * A link is two TCP connections ("lanes", see hybridmig-proto.h): control
+ * and bulk, so that latency-critical frames never queue behind bulk data.
+ * The source is the client and connects both; the destination listens on
+ * one address and accepts both. Each lane authenticates on its own with a
+ * mutual HMAC-SHA256 challenge-response over a secret from the kernel
+ * keyring, then MACs every frame with a per-direction session key and a
+ * sequence number. Any violation closes the link; the source reconnects
+ * with backoff and the destination goes back to listening.
+ *
+ * Threads: one supervisor per link (the client's connector, the server's
+ * acceptor) and one receiver per connected lane. The wire format is in
+ * Documentation/protocol.rst.
+ */
+#include "dm-hybridmig.h"
+
+#include <crypto/algapi.h>
+#include <crypto/hash.h>
+#include <keys/user-type.h>
+#include <linux/device-mapper.h>
+#include <linux/inet.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
+#include <linux/random.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/tcp.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
+
+#define DM_MSG_PREFIX "hybridmig"
+
+#define HM_IO_TIMEOUT		(1 * HZ)	/* wake-up period of blocking I/O */
+#define HM_HANDSHAKE_TIMEOUT	(3 * HZ)
+#define HM_PING_INTERVAL	(2 * HZ)
+#define HM_DEAD_TIMEOUT		(8 * HZ)	/* silence that ends a lane */
+#define HM_BACKOFF_MIN		(HZ / 10)
+#define HM_BACKOFF_MAX		(10 * HZ)
+#define HM_SECRET_MIN		16
+#define HM_SECRET_MAX		128
+
+enum hm_link_state {
+	HM_LINK_CONNECTING,	/* source: connecting and authenticating */
+	HM_LINK_LISTENING,	/* destination: waiting for the source's lanes */
+	HM_LINK_CONNECTED,	/* every lane up and authenticated */
+	HM_LINK_RETRYING,	/* source: waiting to reconnect after a failure */
+};
+
+/* One lane: a TCP connection with its own session keys and sequence. */
+struct hm_lane_conn {
+	struct hm_link *link;
+	u8 lane;
+	struct socket *sock;
+	struct task_struct *rx_thread;
+	struct crypto_shash *tx_mac;	/* keyed with this side's key */
+	struct crypto_shash *rx_mac;	/* keyed with the peer's key */
+	struct mutex tx_lock;		/* frames go out whole and in order */
+	u64 tx_seq;
+	u64 rx_seq;
+	unsigned long last_tx;		/* jiffies, for keepalive */
+	unsigned long last_rx;
+	u8 rx_buf[128];			/* largest control payload */
+};
+
+struct hm_link {
+	struct hm_dev *hd;
+	bool server;			/* destination: listens */
+	char dev_name[16];
+	char addr_str[64];
+	struct sockaddr_storage addr;
+	int addrlen;
+	struct net *net;		/* of the process that sent the message */
+	struct crypto_shash *auth;	/* keyed with the shared secret */
+
+	struct task_struct *thread;	/* supervisor: connector or acceptor */
+	struct socket *listener;
+	struct hm_lane_conn lanes[HM_NR_LANES];
+	wait_queue_head_t wait;
+	atomic_t broken;		/* a lane failed: close the link */
+	bool was_connected;
+
+	enum hm_link_state state;	/* READ_ONCE/WRITE_ONCE */
+	const char *last_error;		/* static string, or NULL */
+	unsigned int reconnects;
+	atomic64_t tx_bytes;
+	atomic64_t rx_bytes;
+	atomic64_t tx_frames;
+	atomic64_t rx_frames;
+};
+
+/* ---- HMAC helpers ---- */
+
+struct hm_mac_part {
+	const void *data;
+	unsigned int len;
+};
+
+static int hm_hmac(struct crypto_shash *tfm, const struct hm_mac_part *parts,
+		   unsigned int nr_parts, u8 *out)
+{
+	SHASH_DESC_ON_STACK(desc, tfm);
+	unsigned int i;
+	int r;
+
+	desc->tfm = tfm;
+	r = crypto_shash_init(desc);
+	for (i = 0; !r && i < nr_parts; i++)
+		r = crypto_shash_update(desc, parts[i].data, parts[i].len);
+	if (!r)
+		r = crypto_shash_final(desc, out);
+	shash_desc_zero(desc);
+	return r;
+}
+
+/* HMAC(K, label || lane || a || b): the proofs and the session keys. */
+static int hm_hmac_labelled(struct crypto_shash *tfm, const char *label,
+			    u8 lane, const u8 *a, const u8 *b, u8 *out)
+{
+	const struct hm_mac_part parts[] = {
+		{ label, strlen(label) },
+		{ &lane, 1 },
+		{ a, HM_NONCE_LEN },
+		{ b, HM_NONCE_LEN },
+	};
+
+	return hm_hmac(tfm, parts, ARRAY_SIZE(parts), out);
+}
+
+static struct crypto_shash *hm_alloc_hmac(const u8 *key, unsigned int len)
+{
+	struct crypto_shash *tfm = crypto_alloc_shash("hmac(sha256)", 0, 0);
+	int r;
+
+	if (IS_ERR(tfm))
+		return tfm;
+	r = crypto_shash_setkey(tfm, key, len);
+	if (r) {
+		crypto_free_shash(tfm);
+		return ERR_PTR(r);
+	}
+	return tfm;
+}
+
+/* ---- Link state and errors ---- */
+
+static void hm_link_set_state(struct hm_link *link, enum hm_link_state state)
+{
+	if (READ_ONCE(link->state) == state)
+		return;
+	WRITE_ONCE(link->state, state);
+	hm_dev_event(link->hd);
+}
+
+/* Remember why the link went down; an authentication failure raises an event. */
+static void hm_link_error(struct hm_link *link, const char *error, bool event)
+{
+	WRITE_ONCE(link->last_error, error);
+	if (event)
+		hm_dev_event(link->hd);
+}
+
+static const char *hm_errno_name(int r)
+{
+	switch (r) {
+	case -ECONNREFUSED:
+		return "connection_refused";
+	case -ETIMEDOUT:
+	case -EAGAIN:
+		return "timeout";
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -ENETDOWN:
+		return "unreachable";
+	case -ECONNRESET:
+	case -EPIPE:
+		return "connection_reset";
+	case -ESHUTDOWN:
+		return "peer_closed";
+	case -EPROTO:
+	case -EMSGSIZE:
+		return "bad_frame";
+	case -EBADMSG:
+		return "bad_sequence";
+	case -EKEYREJECTED:
+		return "bad_mac";
+	}
+	return "io_error";
+}
+
+/* ---- Socket I/O ---- */
+
+static void hm_sock_setup(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	/* Lanes carry I/O for the block layer: never recurse into it. */
+	sk->sk_allocation = GFP_NOIO;
+	sk->sk_use_task_frag = false;
+	sk->sk_rcvtimeo = HM_IO_TIMEOUT;
+	sk->sk_sndtimeo = HM_HANDSHAKE_TIMEOUT;
+	tcp_sock_set_nodelay(sk);
+	tcp_sock_set_user_timeout(sk, jiffies_to_msecs(HM_DEAD_TIMEOUT));
+	sock_set_keepalive(sk);
+	tcp_sock_set_keepidle(sk, 5);
+	tcp_sock_set_keepintvl(sk, 2);
+	tcp_sock_set_keepcnt(sk, 3);
+}
+
+static int hm_send_kvec(struct socket *sock, struct kvec *vec, size_t nr,
+			size_t len)
+{
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	int r;
+
+	r = kernel_sendmsg(sock, &msg, vec, nr, len);
+	if (r < 0)
+		return r;
+	return r == len ? 0 : -EPIPE;
+}
+
+/*
+ * Receive exactly @len bytes. Each blocking call wakes up every
+ * HM_IO_TIMEOUT; @deadline bounds the whole wait, and a pending
+ * kthread_stop() ends it.
+ */
+static int hm_recv_all(struct socket *sock, void *buf, size_t len,
+		       unsigned long deadline)
+{
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	struct kvec vec;
+	size_t done = 0;
+	int r;
+
+	while (done < len) {
+		vec.iov_base = buf + done;
+		vec.iov_len = len - done;
+		r = kernel_recvmsg(sock, &msg, &vec, 1, len - done, MSG_WAITALL);
+		if (r > 0) {
+			done += r;
+			continue;
+		}
+		if (!r)
+			return -ESHUTDOWN;
+		if (r != -EAGAIN && r != -EINTR && r != -ERESTARTSYS)
+			return r;
+		if (kthread_should_stop())
+			return -EINTR;
+		if (time_after(jiffies, deadline))
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* ---- Frames ---- */
+
+/*
+ * Send one frame on a lane. Session frames get a MAC trailer over the
+ * header and payload. Serialised per lane by tx_lock.
+ */
+static int hm_lane_send(struct hm_link *link, struct hm_lane_conn *lc,
+			u8 type, const void *payload, u32 len)
+{
+	bool session = !hm_frame_is_handshake(type);
+	size_t total = sizeof(struct hm_hdr) + len + (session ? HM_MAC_LEN : 0);
+	u8 mac[HM_MAC_LEN];
+	struct hm_hdr hdr;
+	struct kvec vec[3];
+	size_t nr = 0;
+	int r;
+
+	mutex_lock(&lc->tx_lock);
+	if (!lc->sock) {
+		r = -ENOTCONN;
+		goto out;
+	}
+	hm_hdr_init(&hdr, type, lc->lane, len, lc->tx_seq);
+	vec[nr++] = (struct kvec){ &hdr, sizeof(hdr) };
+	if (len)
+		vec[nr++] = (struct kvec){ (void *)payload, len };
+	if (session) {
+		const struct hm_mac_part parts[] = {
+			{ &hdr, sizeof(hdr) }, { payload, len },
+		};
+
+		r = hm_hmac(lc->tx_mac, parts, len ? 2 : 1, mac);
+		if (r)
+			goto out;
+		vec[nr++] = (struct kvec){ mac, sizeof(mac) };
+	}
+	r = hm_send_kvec(lc->sock, vec, nr, total);
+	if (!r) {
+		lc->tx_seq++;
+		lc->last_tx = jiffies;
+		atomic64_add(total, &link->tx_bytes);
+		atomic64_inc(&link->tx_frames);
+	}
+out:
+	mutex_unlock(&lc->tx_lock);
+	return r;
+}
+
+/*
+ * Receive one frame into lc->rx_buf. The header is checked before the
+ * payload is read, so a hostile length never sizes a read or an allocation.
+ * Session frames must carry a valid MAC. Returns the frame type, -EAGAIN
+ * if nothing arrived before the I/O timeout, or a negative error.
+ */
+static int hm_lane_recv(struct hm_link *link, struct hm_lane_conn *lc,
+			struct hm_hdr *hdr, unsigned long deadline)
+{
+	u8 mac[HM_MAC_LEN], want[HM_MAC_LEN];
+	bool session;
+	u32 len;
+	int r;
+
+	r = hm_recv_all(lc->sock, hdr, 1, jiffies);
+	if (r == -ETIMEDOUT)
+		return -EAGAIN;
+	if (!r)
+		r = hm_recv_all(lc->sock, (u8 *)hdr + 1, sizeof(*hdr) - 1,
+				deadline);
+	if (r)
+		return r;
+	r = hm_hdr_check(hdr, lc->lane, lc->rx_seq);
+	if (r)
+		return r;
+
+	len = be32_to_cpu(hdr->len);
+	BUILD_BUG_ON(sizeof(lc->rx_buf) < sizeof(struct hm_challenge));
+	if (len > sizeof(lc->rx_buf))
+		return -EMSGSIZE;
+	r = hm_recv_all(lc->sock, lc->rx_buf, len, deadline);
+	if (r)
+		return r;
+
+	session = !hm_frame_is_handshake(hdr->type);
+	if (session != !!lc->rx_mac)
+		return -EPROTO;		/* a handshake frame out of place */
+	if (session) {
+		const struct hm_mac_part parts[] = {
+			{ hdr, sizeof(*hdr) }, { lc->rx_buf, len },
+		};
+
+		r = hm_recv_all(lc->sock, mac, sizeof(mac), deadline);
+		if (!r)
+			r = hm_hmac(lc->rx_mac, parts, len ? 2 : 1, want);
+		if (r)
+			return r;
+		if (crypto_memneq(mac, want, sizeof(mac)))
+			return -EKEYREJECTED;
+	}
+
+	lc->rx_seq++;
+	lc->last_rx = jiffies;
+	atomic64_add(sizeof(*hdr) + len + (session ? HM_MAC_LEN : 0),
+		     &link->rx_bytes);
+	atomic64_inc(&link->rx_frames);
+	return hdr->type;
+}
+
+static void hm_lane_reject(struct hm_link *link, struct hm_lane_conn *lc,
+			   u32 reason)
+{
+	struct hm_reject rej = { .reason = cpu_to_be32(reason) };
+
+	hm_lane_send(link, lc, HM_FRAME_REJECT, &rej, sizeof(rej));
+}
+
+/* ---- Handshake ---- */
+
+/* Key both directions of a lane with keys derived from the two nonces. */
+static int hm_lane_set_keys(struct hm_link *link, struct hm_lane_conn *lc,
+			    const u8 *nc, const u8 *ns)
+{
+	u8 c2s[HM_MAC_LEN], s2c[HM_MAC_LEN];
+	struct crypto_shash *tx, *rx;
+	int r;
+
+	r = hm_hmac_labelled(link->auth, HM_LABEL_KEY_C2S, lc->lane, nc, ns, c2s);
+	if (!r)
+		r = hm_hmac_labelled(link->auth, HM_LABEL_KEY_S2C, lc->lane, nc, ns,
+				     s2c);
+	if (r)
+		goto out;
+
+	tx = hm_alloc_hmac(link->server ? s2c : c2s, HM_MAC_LEN);
+	rx = hm_alloc_hmac(link->server ? c2s : s2c, HM_MAC_LEN);
+	if (IS_ERR(tx) || IS_ERR(rx)) {
+		r = IS_ERR(tx) ? PTR_ERR(tx) : PTR_ERR(rx);
+		if (!IS_ERR(tx))
+			crypto_free_shash(tx);
+		if (!IS_ERR(rx))
+			crypto_free_shash(rx);
+		goto out;
+	}
+	lc->tx_mac = tx;
+	lc->rx_mac = rx;
+out:
+	memzero_explicit(c2s, sizeof(c2s));
+	memzero_explicit(s2c, sizeof(s2c));
+	return r;
+}
+
+/* Map a REJECT from the peer to the error status shows. */
+static int hm_peer_rejected(struct hm_link *link, struct hm_lane_conn *lc)
+{
+	const struct hm_reject *rej = (const void *)lc->rx_buf;
+
+	switch (be32_to_cpu(rej->reason)) {
+	case HM_REJECT_AUTH:
+		hm_link_error(link, "peer_rejected_auth", true);
+		break;
+	case HM_REJECT_VERSION:
+		hm_link_error(link, "peer_rejected_version", true);
+		break;
+	default:
+		hm_link_error(link, "peer_rejected", true);
+	}
+	return -ECONNREFUSED;
+}
+
+/* Expect a frame of @type, or a REJECT. */
+static int hm_handshake_recv(struct hm_link *link, struct hm_lane_conn *lc,
+			     u8 type, unsigned long deadline)
+{
+	struct hm_hdr hdr;
+	int r;
+
+	do {
+		r = hm_lane_recv(link, lc, &hdr, deadline);
+	} while (r == -EAGAIN && time_before(jiffies, deadline) &&
+		 !kthread_should_stop());
+	if (r == -EAGAIN)
+		r = -ETIMEDOUT;
+	if (r < 0) {
+		hm_link_error(link, hm_errno_name(r), false);
+		return r;
+	}
+	if (r == HM_FRAME_REJECT)
+		return hm_peer_rejected(link, lc);
+	if (r != type) {
+		hm_link_error(link, "bad_frame", false);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The source's side of a lane's handshake. */
+static int hm_handshake_client(struct hm_link *link, struct hm_lane_conn *lc)
+{
+	unsigned long deadline = jiffies + HM_HANDSHAKE_TIMEOUT;
+	struct hm_hello hello = {
+		.version_min = cpu_to_be16(HM_PROTO_VERSION),
+		.version_max = cpu_to_be16(HM_PROTO_VERSION),
+	};
+	struct hm_challenge ch;
+	struct hm_response resp;
+	u8 want[HM_MAC_LEN];
+	int r;
+
+	get_random_bytes(hello.nonce, sizeof(hello.nonce));
+	r = hm_lane_send(link, lc, HM_FRAME_HELLO, &hello, sizeof(hello));
+	if (!r)
+		r = hm_handshake_recv(link, lc, HM_FRAME_CHALLENGE, deadline);
+	if (r)
+		return r;
+	memcpy(&ch, lc->rx_buf, sizeof(ch));
+
+	/* The server proves it knows the secret before we prove anything. */
+	r = hm_hmac_labelled(link->auth, HM_LABEL_SERVER_PROOF, lc->lane,
+			     hello.nonce, ch.nonce, want);
+	if (r)
+		return r;
+	if (be16_to_cpu(ch.version) != HM_PROTO_VERSION ||
+	    crypto_memneq(want, ch.proof, sizeof(want)) ||
+	    !memcmp(ch.nonce, hello.nonce, sizeof(ch.nonce))) {
+		hm_link_error(link, "bad_peer_proof", true);
+		hm_lane_reject(link, lc, HM_REJECT_AUTH);
+		return -EACCES;
+	}
+
+	r = hm_hmac_labelled(link->auth, HM_LABEL_CLIENT_PROOF, lc->lane,
+			     ch.nonce, hello.nonce, resp.proof);
+	if (!r)
+		r = hm_lane_send(link, lc, HM_FRAME_RESPONSE, &resp, sizeof(resp));
+	if (!r)
+		r = hm_lane_set_keys(link, lc, hello.nonce, ch.nonce);
+	if (!r)
+		r = hm_handshake_recv(link, lc, HM_FRAME_WELCOME, deadline);
+	return r;
+}
+
+/* The destination's side of a lane's handshake. */
+static int hm_handshake_server(struct hm_link *link, struct hm_lane_conn *lc)
+{
+	unsigned long deadline = jiffies + HM_HANDSHAKE_TIMEOUT;
+	struct hm_challenge ch = { .version = cpu_to_be16(HM_PROTO_VERSION) };
+	struct hm_hello hello;
+	u8 want[HM_MAC_LEN];
+	int r;
+
+	r = hm_handshake_recv(link, lc, HM_FRAME_HELLO, deadline);
+	if (r)
+		return r;
+	memcpy(&hello, lc->rx_buf, sizeof(hello));
+	if (be16_to_cpu(hello.version_min) > HM_PROTO_VERSION ||
+	    be16_to_cpu(hello.version_max) < HM_PROTO_VERSION) {
+		hm_lane_reject(link, lc, HM_REJECT_VERSION);
+		hm_link_error(link, "version_mismatch", true);
+		return -EPROTO;
+	}
+
+	get_random_bytes(ch.nonce, sizeof(ch.nonce));
+	r = hm_hmac_labelled(link->auth, HM_LABEL_SERVER_PROOF, lc->lane,
+			     hello.nonce, ch.nonce, ch.proof);
+	if (!r)
+		r = hm_lane_send(link, lc, HM_FRAME_CHALLENGE, &ch, sizeof(ch));
+	if (!r)
+		r = hm_handshake_recv(link, lc, HM_FRAME_RESPONSE, deadline);
+	if (!r)
+		r = hm_hmac_labelled(link->auth, HM_LABEL_CLIENT_PROOF, lc->lane,
+				     ch.nonce, hello.nonce, want);
+	if (r)
+		return r;
+	if (crypto_memneq(want, lc->rx_buf, sizeof(want))) {
+		hm_link_error(link, "bad_peer_proof", true);
+		hm_lane_reject(link, lc, HM_REJECT_AUTH);
+		return -EACCES;
+	}
+
+	r = hm_lane_set_keys(link, lc, hello.nonce, ch.nonce);
+	if (!r)
+		r = hm_lane_send(link, lc, HM_FRAME_WELCOME, NULL, 0);
+	return r;
+}
+
+/* ---- Lanes ---- */
+
+static void hm_lane_free_keys(struct hm_lane_conn *lc)
+{
+	if (lc->tx_mac)
+		crypto_free_shash(lc->tx_mac);
+	if (lc->rx_mac)
+		crypto_free_shash(lc->rx_mac);
+	lc->tx_mac = NULL;
+	lc->rx_mac = NULL;
+}
+
+/* Stop a lane's receiver, then close its socket. */
+static void hm_lane_close(struct hm_lane_conn *lc)
+{
+	struct socket *sock = lc->sock;
+
+	if (!sock)
+		return;
+	kernel_sock_shutdown(sock, SHUT_RDWR);
+	if (lc->rx_thread) {
+		kthread_stop(lc->rx_thread);
+		put_task_struct(lc->rx_thread);
+		lc->rx_thread = NULL;
+	}
+	mutex_lock(&lc->tx_lock);
+	lc->sock = NULL;
+	mutex_unlock(&lc->tx_lock);
+	sock_release(sock);
+	hm_lane_free_keys(lc);
+}
+
+static void hm_link_close_lanes(struct hm_link *link)
+{
+	unsigned int i;
+
+	for (i = 0; i < HM_NR_LANES; i++)
+		hm_lane_close(&link->lanes[i]);
+}
+
+static bool hm_link_all_lanes_up(struct hm_link *link)
+{
+	unsigned int i;
+
+	for (i = 0; i < HM_NR_LANES; i++)
+		if (!link->lanes[i].rx_thread)
+			return false;
+	return true;
+}
+
+static void hm_lane_failed(struct hm_link *link, int r)
+{
+	if (!kthread_should_stop())
+		hm_link_error(link, hm_errno_name(r), false);
+	atomic_set(&link->broken, 1);
+	wake_up(&link->wait);
+}
+
+static int hm_lane_handle(struct hm_link *link, struct hm_lane_conn *lc,
+			  int type)
+{
+	switch (type) {
+	case HM_FRAME_PING:
+		return hm_lane_send(link, lc, HM_FRAME_PONG, lc->rx_buf,
+				    sizeof(struct hm_ping));
+	case HM_FRAME_PONG:
+		return 0;
+	}
+	return -EPROTO;		/* WELCOME twice, or a frame we never expect */
+}
+
+/* Keep a quiet lane alive; declare it dead after HM_DEAD_TIMEOUT. */
+static int hm_lane_keepalive(struct hm_link *link, struct hm_lane_conn *lc)
+{
+	struct hm_ping ping;
+
+	if (time_after(jiffies, lc->last_rx + HM_DEAD_TIMEOUT))
+		return -ETIMEDOUT;
+	if (time_before(jiffies, lc->last_tx + HM_PING_INTERVAL))
+		return 0;
+	ping.cookie = cpu_to_be64(get_jiffies_64());
+	return hm_lane_send(link, lc, HM_FRAME_PING, &ping, sizeof(ping));
+}
+
+static int hm_lane_rx_thread(void *data)
+{
+	struct hm_lane_conn *lc = data;
+	struct hm_link *link = lc->link;
+	unsigned int noio = memalloc_noio_save();
+	struct hm_hdr hdr;
+	int r;
+
+	while (!kthread_should_stop()) {
+		r = hm_lane_recv(link, lc, &hdr, jiffies + HM_DEAD_TIMEOUT);
+		if (r == -EAGAIN)
+			r = hm_lane_keepalive(link, lc);
+		else if (r > 0)
+			r = hm_lane_handle(link, lc, r);
+		if (r < 0) {
+			hm_lane_failed(link, r);
+			break;
+		}
+	}
+	memalloc_noio_restore(noio);
+
+	/* The supervisor closes the lane; wait for it to stop us. */
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
+/* Take over an authenticated socket as lane @lc and start its receiver. */
+static int hm_lane_start(struct hm_link *link, struct hm_lane_conn *lc)
+{
+	struct task_struct *t;
+
+	lc->last_rx = jiffies;
+	lc->last_tx = jiffies;
+	lc->sock->sk->sk_sndtimeo = HM_DEAD_TIMEOUT;
+	t = kthread_create(hm_lane_rx_thread, lc, "hm-rx%u/%s", lc->lane,
+			   link->dev_name);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	get_task_struct(t);
+	lc->rx_thread = t;
+	wake_up_process(t);
+	return 0;
+}
+
+static void hm_lane_attach(struct hm_lane_conn *lc, struct socket *sock)
+{
+	mutex_lock(&lc->tx_lock);
+	lc->sock = sock;
+	lc->tx_seq = 0;
+	lc->rx_seq = 0;
+	mutex_unlock(&lc->tx_lock);
+}
+
+/* ---- Client (source) ---- */
+
+static int hm_client_connect_lane(struct hm_link *link, struct hm_lane_conn *lc)
+{
+	struct socket *sock;
+	int r;
+
+	r = sock_create_kern(link->net, link->addr.ss_family, SOCK_STREAM,
+			     IPPROTO_TCP, &sock);
+	if (r)
+		return r;
+	hm_sock_setup(sock);
+	r = kernel_connect(sock, (struct sockaddr *)&link->addr, link->addrlen, 0);
+	if (r) {
+		sock_release(sock);
+		hm_link_error(link, hm_errno_name(r), false);
+		return r;
+	}
+	hm_lane_attach(lc, sock);
+	r = hm_handshake_client(link, lc);
+	if (!r)
+		r = hm_lane_start(link, lc);
+	if (r)
+		hm_lane_close(lc);
+	return r;
+}
+
+static int hm_client_connect(struct hm_link *link)
+{
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; i < HM_NR_LANES && !r; i++)
+		r = hm_client_connect_lane(link, &link->lanes[i]);
+	if (r)
+		hm_link_close_lanes(link);
+	return r;
+}
+
+/*
+ * The source's supervisor: connect and authenticate both lanes, then wait
+ * until one fails; close the link and try again with exponential backoff.
+ */
+static int hm_client_thread(void *data)
+{
+	struct hm_link *link = data;
+	unsigned long backoff = HM_BACKOFF_MIN;
+	bool was_connected = false;
+
+	while (!kthread_should_stop()) {
+		hm_link_set_state(link, HM_LINK_CONNECTING);
+		if (hm_client_connect(link)) {
+			hm_link_set_state(link, HM_LINK_RETRYING);
+			wait_event_interruptible_timeout(link->wait,
+							 kthread_should_stop(),
+							 backoff);
+			backoff = min(backoff * 2, (unsigned long)HM_BACKOFF_MAX);
+			continue;
+		}
+
+		if (was_connected)
+			link->reconnects++;
+		was_connected = true;
+		backoff = HM_BACKOFF_MIN;
+		WRITE_ONCE(link->last_error, NULL);
+		hm_link_set_state(link, HM_LINK_CONNECTED);
+
+		wait_event_interruptible(link->wait, kthread_should_stop() ||
+					 atomic_read(&link->broken));
+		hm_link_close_lanes(link);
+		atomic_set(&link->broken, 0);
+	}
+	hm_link_close_lanes(link);
+	return 0;
+}
+
+/* ---- Server (destination) ---- */
+
+static int hm_server_listen(struct hm_link *link)
+{
+	struct socket *sock;
+	int r;
+
+	r = sock_create_kern(link->net, link->addr.ss_family, SOCK_STREAM,
+			     IPPROTO_TCP, &sock);
+	if (r)
+		return r;
+	sock->sk->sk_reuse = SK_CAN_REUSE;
+	sock->sk->sk_rcvtimeo = HM_IO_TIMEOUT;
+	r = kernel_bind(sock, (struct sockaddr *)&link->addr, link->addrlen);
+	if (!r)
+		r = kernel_listen(sock, 8);
+	if (r) {
+		sock_release(sock);
+		return r;
+	}
+	link->listener = sock;
+	return 0;
+}
+
+/* Wait for a first header and peek at it: it names the lane. */
+static int hm_peek_header(struct socket *sock, struct hm_hdr *hdr)
+{
+	unsigned long deadline = jiffies + HM_HANDSHAKE_TIMEOUT;
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	struct kvec vec = { hdr, sizeof(*hdr) };
+	int r;
+
+	do {
+		r = kernel_recvmsg(sock, &msg, &vec, 1, sizeof(*hdr),
+				   MSG_PEEK | MSG_WAITALL);
+		if (r == sizeof(*hdr) || (r <= 0 && r != -EAGAIN))
+			return r;
+	} while (time_before(jiffies, deadline) && !kthread_should_stop());
+	return -ETIMEDOUT;
+}
+
+/*
+ * Authenticate an accepted connection, then install it as the lane its
+ * HELLO named. A newly authenticated lane replaces a stale one of the same
+ * number: after a failure the source reconnects before we may have noticed.
+ */
+static void hm_server_handshake(struct hm_link *link, struct socket *sock)
+{
+	struct hm_lane_conn probe = { .link = link, .sock = sock };
+	struct hm_hdr hdr;
+	struct hm_lane_conn *lc;
+	int r;
+
+	hm_sock_setup(sock);
+	r = hm_peek_header(sock, &hdr);
+	if (r != sizeof(hdr) || hdr.lane >= HM_NR_LANES) {
+		hm_link_error(link, r < 0 ? hm_errno_name(r) : "bad_frame", false);
+		sock_release(sock);
+		return;
+	}
+
+	probe.lane = hdr.lane;
+	mutex_init(&probe.tx_lock);
+	r = hm_handshake_server(link, &probe);
+	mutex_destroy(&probe.tx_lock);
+	if (r) {
+		hm_lane_free_keys(&probe);
+		sock_release(sock);
+		return;
+	}
+
+	/* The source opens a session with lane 0: end any older one. */
+	if (hdr.lane == HM_LANE_CONTROL) {
+		hm_link_close_lanes(link);
+		atomic_set(&link->broken, 0);
+	}
+	lc = &link->lanes[hdr.lane];
+	hm_lane_close(lc);
+	hm_lane_attach(lc, sock);
+	lc->tx_seq = probe.tx_seq;
+	lc->rx_seq = probe.rx_seq;
+	lc->tx_mac = probe.tx_mac;
+	lc->rx_mac = probe.rx_mac;
+	if (hm_lane_start(link, lc)) {
+		hm_lane_close(lc);
+		return;
+	}
+	if (hm_link_all_lanes_up(link)) {
+		if (link->was_connected)
+			link->reconnects++;
+		link->was_connected = true;
+		WRITE_ONCE(link->last_error, NULL);
+		hm_link_set_state(link, HM_LINK_CONNECTED);
+	}
+}
+
+/*
+ * The destination's supervisor: accept and authenticate lanes; when one
+ * fails, drop the whole link and wait for the source to come back.
+ */
+static int hm_server_thread(void *data)
+{
+	struct hm_link *link = data;
+	struct socket *sock;
+	int r;
+
+	hm_link_set_state(link, HM_LINK_LISTENING);
+	while (!kthread_should_stop()) {
+		if (atomic_xchg(&link->broken, 0)) {
+			hm_link_close_lanes(link);
+			hm_link_set_state(link, HM_LINK_LISTENING);
+		}
+		r = kernel_accept(link->listener, &sock, 0);
+		if (r == -EAGAIN || r == -EINTR || r == -ERESTARTSYS)
+			continue;
+		if (r) {
+			/* Out of memory or the like: do not spin. */
+			schedule_timeout_interruptible(HM_BACKOFF_MIN);
+			continue;
+		}
+		hm_server_handshake(link, sock);
+	}
+	hm_link_close_lanes(link);
+	return 0;
+}
+
+/* ---- Link setup and teardown ---- */
+
+/* Parse "a.b.c.d:port" or "[v6addr]:port". */
+static int hm_parse_addr(const char *s, struct sockaddr_storage *ss, int *len)
+{
+	const char *colon = strrchr(s, ':');
+	const char *end;
+	u16 port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!colon || kstrtou16(colon + 1, 10, &port) || !port)
+		return -EINVAL;
+
+	if (s[0] == '[') {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		if (colon - s < 3 || colon[-1] != ']' ||
+		    !in6_pton(s + 1, colon - s - 2, sin6->sin6_addr.s6_addr, -1,
+			      &end) || end != colon - 1)
+			return -EINVAL;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (!in4_pton(s, colon - s, (u8 *)&sin->sin_addr.s_addr, -1,
+			      &end) || end != colon)
+			return -EINVAL;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+	}
+	return 0;
+}
+
+/*
+ * Key the link's authentication HMAC with the secret of a "logon" key. The
+ * secret is copied only into the crypto transform, never logged or shown.
+ */
+static int hm_link_load_key(struct hm_link *link, const char *desc)
+{
+	const struct user_key_payload *payload;
+	struct key *key;
+	int r;
+
+	key = request_key(&key_type_logon, desc, NULL);
+	if (IS_ERR(key)) {
+		DMERR("%s: logon key \"%s\" not found in the caller's keyrings",
+		      link->dev_name, desc);
+		return PTR_ERR(key);
+	}
+
+	down_read(&key->sem);
+	payload = user_key_payload_locked(key);
+	if (!payload) {
+		r = -EKEYREVOKED;
+	} else if (payload->datalen < HM_SECRET_MIN ||
+		   payload->datalen > HM_SECRET_MAX) {
+		DMERR("%s: logon key \"%s\": the secret must be %u to %u bytes",
+		      link->dev_name, desc, HM_SECRET_MIN, HM_SECRET_MAX);
+		r = -EKEYREJECTED;
+	} else {
+		link->auth = hm_alloc_hmac(payload->data, payload->datalen);
+		r = PTR_ERR_OR_ZERO(link->auth);
+		if (r)
+			link->auth = NULL;
+	}
+	up_read(&key->sem);
+	key_put(key);
+	return r;
+}
+
+static void hm_link_free(struct hm_link *link)
+{
+	if (link->listener)
+		sock_release(link->listener);
+	if (link->auth)
+		crypto_free_shash(link->auth);
+	if (link->net)
+		put_net(link->net);
+	kfree(link);
+}
+
+/*
+ * Start the link of @hd: the source connects to @addr, the destination
+ * listens on it. The socket lives in the network namespace of the process
+ * that sent the message. Called under hd->msg_lock.
+ */
+int hm_link_start(struct hm_dev *hd, const char *dev_name, bool server,
+		  const char *addr, const char *key_desc)
+{
+	struct hm_link *link;
+	struct task_struct *t;
+	unsigned int i;
+	int r;
+
+	if (hd->link) {
+		DMERR("%s: already %s; send disconnect first", dev_name,
+		      server ? "listening" : "connected");
+		return -EBUSY;
+	}
+
+	link = kzalloc(sizeof(*link), GFP_KERNEL);
+	if (!link)
+		return -ENOMEM;
+	link->hd = hd;
+	link->server = server;
+	strscpy(link->dev_name, dev_name, sizeof(link->dev_name));
+	strscpy(link->addr_str, addr, sizeof(link->addr_str));
+	init_waitqueue_head(&link->wait);
+	for (i = 0; i < HM_NR_LANES; i++) {
+		link->lanes[i].link = link;
+		link->lanes[i].lane = i;
+		mutex_init(&link->lanes[i].tx_lock);
+	}
+
+	r = hm_parse_addr(addr, &link->addr, &link->addrlen);
+	if (r) {
+		DMERR("%s: invalid address \"%s\": expected a.b.c.d:port or [v6]:port",
+		      dev_name, addr);
+		goto bad;
+	}
+	r = hm_link_load_key(link, key_desc);
+	if (r)
+		goto bad;
+	link->net = get_net(current->nsproxy->net_ns);
+
+	if (server) {
+		r = hm_server_listen(link);
+		if (r) {
+			DMERR("%s: cannot listen on %s: error %d", dev_name, addr, r);
+			goto bad;
+		}
+	}
+
+	t = kthread_create(server ? hm_server_thread : hm_client_thread, link,
+			   "hm-%s/%s", server ? "listen" : "connect", dev_name);
+	if (IS_ERR(t)) {
+		r = PTR_ERR(t);
+		goto bad;
+	}
+	get_task_struct(t);
+	link->thread = t;
+	hd->link = link;
+	wake_up_process(t);
+	return 0;
+
+bad:
+	hm_link_free(link);
+	return r;
+}
+
+/* Close the link of @hd, if any. Called under hd->msg_lock, or at free. */
+void hm_link_stop(struct hm_dev *hd)
+{
+	struct hm_link *link = hd->link;
+
+	if (!link)
+		return;
+	hd->link = NULL;
+	if (link->listener)
+		kernel_sock_shutdown(link->listener, SHUT_RDWR);
+	kthread_stop(link->thread);
+	put_task_struct(link->thread);
+	hm_link_free(link);
+}
+
+static const char *hm_link_state_name(enum hm_link_state state)
+{
+	switch (state) {
+	case HM_LINK_CONNECTING:
+		return "connecting";
+	case HM_LINK_LISTENING:
+		return "listening";
+	case HM_LINK_CONNECTED:
+		return "connected";
+	case HM_LINK_RETRYING:
+		return "retrying";
+	}
+	return "unknown";
+}
+
+/*
+ * <link_state> <address> <reconnects> <last_error> <tx_bytes> <rx_bytes>
+ * <tx_frames> <rx_frames>
+ */
+void hm_link_emit_status(struct hm_dev *hd, char *result, unsigned int maxlen,
+			 unsigned int *size)
+{
+	struct hm_link *link = hd->link;
+	unsigned int sz = *size;
+	const char *error;
+
+	if (!link) {
+		DMEMIT(" none - 0 - 0 0 0 0");
+		*size = sz;
+		return;
+	}
+	error = READ_ONCE(link->last_error);
+	DMEMIT(" %s %s %u %s %lld %lld %lld %lld",
+	       hm_link_state_name(READ_ONCE(link->state)), link->addr_str,
+	       link->reconnects, error ? error : "-",
+	       atomic64_read(&link->tx_bytes), atomic64_read(&link->rx_bytes),
+	       atomic64_read(&link->tx_frames), atomic64_read(&link->rx_frames));
+	*size = sz;
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * hybridmig wire protocol, shared by the kernel target and userspace (the
+ * codec unit tests, the fuzzer and the test peers). Specified in
+ * Documentation/protocol.rst; keep the two in step.
+ *
+ * Every frame is a 24-byte header, a payload of hdr.len bytes and, once the
+ * handshake has set up session keys, a 32-byte HMAC-SHA256 trailer over the
+ * header and the payload. All integers are big-endian.
+ */
+#ifndef HYBRIDMIG_PROTO_H
+#define HYBRIDMIG_PROTO_H
+
+#ifdef __KERNEL__
+#include <linux/errno.h>
+#include <linux/types.h>
+#include <asm/byteorder.h>
+#else
+#include <errno.h>
+#include <stdint.h>
+#include <endian.h>
+#include <linux/types.h>
+#define be16_to_cpu(x) be16toh(x)
+#define be32_to_cpu(x) be32toh(x)
+#define be64_to_cpu(x) be64toh(x)
+#define cpu_to_be16(x) htobe16(x)
+#define cpu_to_be32(x) htobe32(x)
+#define cpu_to_be64(x) htobe64(x)
+#endif
+
+#define HM_PROTO_MAGIC		0x484d4947U	/* "HMIG" */
+#define HM_PROTO_VERSION	1
+
+#define HM_NONCE_LEN		32
+#define HM_MAC_LEN		32	/* HMAC-SHA256 */
+
+/* No payload is larger; chunk data travels in pieces of at most 1 MiB. */
+#define HM_MAX_DATA_PIECE	(1U << 20)
+#define HM_MAX_PAYLOAD		(HM_MAX_DATA_PIECE + 64)
+
+/* Lanes: one TCP connection each (see Documentation/protocol.rst). */
+enum hm_lane {
+	HM_LANE_CONTROL = 0,	/* handshake, control, on-demand pulls */
+	HM_LANE_BULK = 1,	/* pushed and prefetched chunk data */
+	HM_NR_LANES
+};
+
+enum hm_frame_type {
+	/* Handshake, never MACed: they carry their own proofs. */
+	HM_FRAME_HELLO = 1,	/* client -> server */
+	HM_FRAME_CHALLENGE = 2,	/* server -> client */
+	HM_FRAME_RESPONSE = 3,	/* client -> server */
+	HM_FRAME_REJECT = 4,	/* either way, then close */
+	/* Session frames, always MACed with the direction's session key. */
+	HM_FRAME_WELCOME = 5,	/* server -> client: first MACed frame */
+	HM_FRAME_PING = 6,
+	HM_FRAME_PONG = 7,
+	HM_FRAME_TYPE_MAX = HM_FRAME_PONG
+};
+
+enum hm_reject_reason {
+	HM_REJECT_VERSION = 1,	/* no common protocol version */
+	HM_REJECT_AUTH = 2,	/* the peer's proof did not verify */
+	HM_REJECT_BUSY = 3,	/* that lane is already connected */
+	HM_REJECT_PROTOCOL = 4,	/* malformed frame */
+};
+
+struct hm_hdr {
+	__be32 magic;
+	__u8 version;
+	__u8 type;
+	__u8 lane;
+	__u8 flags;		/* none defined: must be 0 */
+	__be32 len;		/* payload bytes */
+	__be32 reserved;	/* must be 0 */
+	__be64 seq;		/* per connection and direction, from 0 */
+} __attribute__((packed));
+
+struct hm_hello {
+	__be16 version_min;
+	__be16 version_max;
+	__be32 features;	/* none defined yet */
+	__u8 nonce[HM_NONCE_LEN];
+} __attribute__((packed));
+
+struct hm_challenge {
+	__be16 version;		/* chosen by the server */
+	__be16 reserved;
+	__be32 features;
+	__u8 nonce[HM_NONCE_LEN];
+	__u8 proof[HM_MAC_LEN];	/* HMAC(K, "hybridmig server" lane nc ns) */
+} __attribute__((packed));
+
+struct hm_response {
+	__u8 proof[HM_MAC_LEN];	/* HMAC(K, "hybridmig client" lane ns nc) */
+} __attribute__((packed));
+
+struct hm_reject {
+	__be32 reason;
+} __attribute__((packed));
+
+struct hm_ping {
+	__be64 cookie;		/* echoed in the PONG */
+} __attribute__((packed));
+
+/*
+ * Labels of the HMAC inputs. Distinct labels for the two proofs stop a
+ * peer from reflecting one side's proof as the other's; the session keys
+ * are per direction so a frame cannot be replayed back to its sender.
+ */
+#define HM_LABEL_SERVER_PROOF	"hybridmig v1 server proof"
+#define HM_LABEL_CLIENT_PROOF	"hybridmig v1 client proof"
+#define HM_LABEL_KEY_C2S	"hybridmig v1 key c2s"
+#define HM_LABEL_KEY_S2C	"hybridmig v1 key s2c"
+
+/* The exact payload size of each frame type, or 0 if it is unknown. */
+static inline __u32 hm_frame_payload_len(__u8 type)
+{
+	switch (type) {
+	case HM_FRAME_HELLO:
+		return sizeof(struct hm_hello);
+	case HM_FRAME_CHALLENGE:
+		return sizeof(struct hm_challenge);
+	case HM_FRAME_RESPONSE:
+		return sizeof(struct hm_response);
+	case HM_FRAME_REJECT:
+		return sizeof(struct hm_reject);
+	case HM_FRAME_WELCOME:
+		return 0;
+	case HM_FRAME_PING:
+	case HM_FRAME_PONG:
+		return sizeof(struct hm_ping);
+	}
+	return 0;
+}
+
+static inline int hm_frame_is_handshake(__u8 type)
+{
+	return type >= HM_FRAME_HELLO && type <= HM_FRAME_REJECT;
+}
+
+static inline void hm_hdr_init(struct hm_hdr *h, __u8 type, __u8 lane,
+			       __u32 len, __u64 seq)
+{
+	h->magic = cpu_to_be32(HM_PROTO_MAGIC);
+	h->version = HM_PROTO_VERSION;
+	h->type = type;
+	h->lane = lane;
+	h->flags = 0;
+	h->len = cpu_to_be32(len);
+	h->reserved = 0;
+	h->seq = cpu_to_be64(seq);
+}
+
+/*
+ * Check a received header before anything else is read: magic, version,
+ * a known type on the expected lane, zero flags and reserved bits, the
+ * exact payload length of its type, and the expected sequence number.
+ * Returns 0, -EPROTO for a malformed header, -EMSGSIZE for a bad length
+ * or -EBADMSG for an out-of-sequence frame (dropped, replayed, reordered).
+ */
+static inline int hm_hdr_check(const struct hm_hdr *h, __u8 lane, __u64 seq)
+{
+	__u32 len = be32_to_cpu(h->len);
+
+	if (be32_to_cpu(h->magic) != HM_PROTO_MAGIC ||
+	    h->version != HM_PROTO_VERSION || h->flags || h->reserved ||
+	    h->lane != lane || !h->type || h->type > HM_FRAME_TYPE_MAX)
+		return -EPROTO;
+	if (len > HM_MAX_PAYLOAD || len != hm_frame_payload_len(h->type))
+		return -EMSGSIZE;
+	if (be64_to_cpu(h->seq) != seq)
+		return -EBADMSG;
+	return 0;
+}
+
+#endif /* HYBRIDMIG_PROTO_H */

@@ -1,0 +1,528 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The hybridmig wire protocol in Python: framing, handshake, session MACs.
+
+A second, independent implementation of Documentation/protocol.rst (the C
+one is hybridmig-proto.h plus the kernel), used by the test peer
+(hm-peer.py), its self-test (test_hmproto.py) and the fuzzer's seed
+generator (userspace/fuzz/gen-seeds.py). Standard library only.
+
+Keep it in step with hybridmig-proto.h: the constants below are copied
+from there.
+"""
+
+import collections
+import errno
+import hashlib
+import hmac
+import os
+import socket
+import struct
+import threading
+import time
+
+MAGIC = 0x484D4947  # "HMIG"
+VERSION = 1
+NONCE_LEN = 32
+MAC_LEN = 32
+MAX_DATA_PIECE = 1 << 20
+MAX_PAYLOAD = MAX_DATA_PIECE + 64
+
+LANE_CONTROL = 0
+LANE_BULK = 1
+NR_LANES = 2
+
+HELLO = 1
+CHALLENGE = 2
+RESPONSE = 3
+REJECT = 4
+WELCOME = 5
+PING = 6
+PONG = 7
+TYPE_MAX = PONG
+
+TYPE_NAMES = {HELLO: "HELLO", CHALLENGE: "CHALLENGE", RESPONSE: "RESPONSE",
+              REJECT: "REJECT", WELCOME: "WELCOME", PING: "PING",
+              PONG: "PONG"}
+
+REJECT_VERSION = 1
+REJECT_AUTH = 2
+REJECT_BUSY = 3
+REJECT_PROTOCOL = 4
+
+REJECT_NAMES = {REJECT_VERSION: "version", REJECT_AUTH: "auth",
+                REJECT_BUSY: "busy", REJECT_PROTOCOL: "protocol"}
+
+LABEL_SERVER_PROOF = b"hybridmig v1 server proof"
+LABEL_CLIENT_PROOF = b"hybridmig v1 client proof"
+LABEL_KEY_C2S = b"hybridmig v1 key c2s"
+LABEL_KEY_S2C = b"hybridmig v1 key s2c"
+
+# The server gives a client this long to complete its handshake.
+HANDSHAKE_TIMEOUT = 5.0
+# A peer that stops reading for this long is given up.
+SEND_TIMEOUT = 30.0
+
+HDR = struct.Struct(">IBBBBIIQ")
+HDR_LEN = HDR.size  # 24
+HELLO_FMT = struct.Struct(">HHI32s")  # 40
+CHALLENGE_FMT = struct.Struct(">HHI32s32s")  # 72
+REJECT_FMT = struct.Struct(">I")  # 4
+PING_FMT = struct.Struct(">Q")  # 8
+
+PAYLOAD_LEN = {HELLO: HELLO_FMT.size, CHALLENGE: CHALLENGE_FMT.size,
+               RESPONSE: MAC_LEN, REJECT: REJECT_FMT.size, WELCOME: 0,
+               PING: PING_FMT.size, PONG: PING_FMT.size}
+
+Header = collections.namedtuple(
+    "Header", "magic version type lane flags len reserved seq")
+
+
+def type_name(t):
+    return TYPE_NAMES.get(t, "type%d" % t)
+
+
+def reject_name(reason):
+    return REJECT_NAMES.get(reason, "reason %d" % reason)
+
+
+# --- Framing ---------------------------------------------------------------
+
+def pack_hdr(ftype, lane, length, seq, *, magic=MAGIC, version=VERSION,
+             flags=0, reserved=0):
+    return HDR.pack(magic, version, ftype, lane, flags, length, reserved,
+                    seq)
+
+
+def unpack_hdr(data):
+    return Header(*HDR.unpack(data[:HDR_LEN]))
+
+
+def payload_len(ftype):
+    """hm_frame_payload_len(): the exact payload size, 0 if unknown."""
+    return PAYLOAD_LEN.get(ftype, 0)
+
+
+def is_handshake(ftype):
+    return HELLO <= ftype <= REJECT
+
+
+def has_mac(ftype):
+    """Session frames (WELCOME and after) carry a MAC trailer."""
+    return ftype >= WELCOME
+
+
+def hdr_check(h, lane, seq):
+    """hm_hdr_check(): 0, -EPROTO, -EMSGSIZE or -EBADMSG."""
+    if (h.magic != MAGIC or h.version != VERSION or h.flags or h.reserved
+            or h.lane != lane or not h.type or h.type > TYPE_MAX):
+        return -errno.EPROTO
+    if h.len > MAX_PAYLOAD or h.len != payload_len(h.type):
+        return -errno.EMSGSIZE
+    if h.seq != seq:
+        return -errno.EBADMSG
+    return 0
+
+
+def hdr_error_name(err):
+    return {-errno.EPROTO: "malformed header",
+            -errno.EMSGSIZE: "bad length",
+            -errno.EBADMSG: "out of sequence"}.get(err, "error %d" % err)
+
+
+def frame_wire_len(h):
+    """Bytes of the whole frame, given a header hdr_check() accepted (or
+    at least one whose len the caller has bounded)."""
+    return HDR_LEN + h.len + (MAC_LEN if has_mac(h.type) else 0)
+
+
+# --- Crypto ----------------------------------------------------------------
+
+def hmac256(key, *parts):
+    m = hmac.new(key, digestmod=hashlib.sha256)
+    for p in parts:
+        m.update(p)
+    return m.digest()
+
+
+def server_proof(key, lane, nc, ns):
+    return hmac256(key, LABEL_SERVER_PROOF, bytes([lane]), nc, ns)
+
+
+def client_proof(key, lane, ns, nc):
+    return hmac256(key, LABEL_CLIENT_PROOF, bytes([lane]), ns, nc)
+
+
+def session_keys(key, lane, nc, ns):
+    """(k_c2s, k_s2c)"""
+    return (hmac256(key, LABEL_KEY_C2S, bytes([lane]), nc, ns),
+            hmac256(key, LABEL_KEY_S2C, bytes([lane]), nc, ns))
+
+
+def frame_mac(key, hdr, payload):
+    return hmac256(key, hdr, payload)
+
+
+# --- Payloads ----------------------------------------------------------------
+
+def hello_payload(nonce, vmin=VERSION, vmax=VERSION, features=0):
+    return HELLO_FMT.pack(vmin, vmax, features, nonce)
+
+
+def parse_hello(p):
+    vmin, vmax, features, nonce = HELLO_FMT.unpack(p)
+    return vmin, vmax, features, nonce
+
+
+def challenge_payload(nonce, proof, version=VERSION, features=0,
+                      reserved=0):
+    return CHALLENGE_FMT.pack(version, reserved, features, nonce, proof)
+
+
+def parse_challenge(p):
+    version, reserved, features, nonce, proof = CHALLENGE_FMT.unpack(p)
+    return version, reserved, features, nonce, proof
+
+
+def reject_payload(reason):
+    return REJECT_FMT.pack(reason)
+
+
+def parse_reject(p):
+    return REJECT_FMT.unpack(p)[0]
+
+
+def ping_payload(cookie):
+    return PING_FMT.pack(cookie)
+
+
+def parse_ping(p):
+    return PING_FMT.unpack(p)[0]
+
+
+def encode_frame(ftype, lane, seq, payload=b"", key=None):
+    """One frame on the wire; session frames need the sender's key."""
+    hdr = pack_hdr(ftype, lane, len(payload), seq)
+    if has_mac(ftype):
+        if key is None:
+            raise ValueError("a session frame needs a key")
+        return hdr + payload + frame_mac(key, hdr, payload)
+    return hdr + payload
+
+
+# --- Errors ------------------------------------------------------------------
+
+class ProtoError(Exception):
+    """The connection must be closed. str() is the reason, as printed."""
+
+
+class PeerClosed(ProtoError):
+    def __init__(self, partial=False):
+        super().__init__("closed by peer" + (" mid-frame" if partial else ""))
+        self.partial = partial
+
+
+class Timeout(ProtoError):
+    def __init__(self, what="timeout"):
+        super().__init__(what)
+
+
+class BadHeader(ProtoError):
+    def __init__(self, err, h):
+        super().__init__("%s (%s seq %d len %d lane %d)" % (
+            hdr_error_name(err), type_name(h.type), h.seq, h.len, h.lane))
+        self.err = err
+        self.hdr = h
+
+
+class BadMac(ProtoError):
+    def __init__(self, h):
+        super().__init__("bad MAC (%s seq %d)" % (type_name(h.type), h.seq))
+        self.hdr = h
+
+
+class Unexpected(ProtoError):
+    """A well-formed frame that has no business here."""
+
+
+class Rejected(ProtoError):
+    def __init__(self, reason):
+        super().__init__("rejected %s" % reject_name(reason))
+        self.reason = reason
+
+
+class AuthFailed(ProtoError):
+    """The peer's proof did not verify: we sent REJECT(auth)."""
+    def __init__(self, what):
+        super().__init__("auth failed: %s" % what)
+
+
+class NoVersion(ProtoError):
+    def __init__(self, what):
+        super().__init__("no common version: %s" % what)
+
+
+# --- A connection ------------------------------------------------------------
+
+class Channel:
+    """One lane's TCP connection, either end, after or during handshake.
+
+    recv() validates every header exactly as the kernel does (hdr_check
+    with the expected seq) before reading its payload, then checks the
+    MAC of session frames. Any failure raises a ProtoError; the caller
+    closes. send() numbers and MACs frames. Sends are serialised by a lock;
+    one thread at a time may recv().
+    """
+
+    def __init__(self, sock, role, lane=None):
+        assert role in ("client", "server")
+        self.sock = sock
+        self.role = role
+        self.lane = lane
+        self.send_seq = 0
+        self.recv_seq = 0
+        self.tx_key = None
+        self.rx_key = None
+        self.up = False
+        self.nc = None
+        self.ns = None
+        self._lock = threading.Lock()
+        self._buf = b""
+
+    def set_keys(self, k_c2s, k_s2c):
+        if self.role == "client":
+            self.tx_key, self.rx_key = k_c2s, k_s2c
+        else:
+            self.tx_key, self.rx_key = k_s2c, k_c2s
+
+    def send_raw(self, data):
+        with self._lock:
+            self._sendall(data)
+
+    def send(self, ftype, payload=b""):
+        with self._lock:
+            frame = encode_frame(ftype, self.lane, self.send_seq, payload,
+                                 self.tx_key if has_mac(ftype) else None)
+            self.send_seq += 1
+            self._sendall(frame)
+
+    def _sendall(self, data):
+        try:
+            self.sock.settimeout(SEND_TIMEOUT)
+            self.sock.sendall(data)
+        except socket.timeout:
+            raise Timeout("send timeout") from None
+        except (BrokenPipeError, ConnectionResetError):
+            raise PeerClosed() from None
+
+    def _recv_exact(self, n, deadline, started):
+        while len(self._buf) < n:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Timeout()
+                self.sock.settimeout(left)
+            else:
+                self.sock.settimeout(None)
+            try:
+                chunk = self.sock.recv(max(n - len(self._buf), 65536))
+            except socket.timeout:
+                raise Timeout() from None
+            except (ConnectionResetError, BrokenPipeError):
+                raise PeerClosed(started or bool(self._buf)) from None
+            if not chunk:
+                raise PeerClosed(started or bool(self._buf))
+            self._buf += chunk
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def pending(self):
+        return len(self._buf)
+
+    def recv(self, timeout=None):
+        """The next frame as (Header, payload). Raises ProtoError."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        raw = self._recv_exact(HDR_LEN, deadline, False)
+        h = unpack_hdr(raw)
+        lane = self.lane
+        if lane is None:
+            # A server learns the lane from the first HELLO's header.
+            lane = h.lane if h.lane < NR_LANES else 0
+        err = hdr_check(h, lane, self.recv_seq)
+        if err:
+            raise BadHeader(err, h)
+        payload = self._recv_exact(h.len, deadline, True)
+        if has_mac(h.type):
+            mac = self._recv_exact(MAC_LEN, deadline, True)
+            if self.rx_key is None:
+                raise Unexpected("%s before the handshake" %
+                                 type_name(h.type))
+            if not hmac.compare_digest(mac,
+                                       frame_mac(self.rx_key, raw, payload)):
+                raise BadMac(h)
+        elif self.up:
+            raise Unexpected("%s after the handshake" % type_name(h.type))
+        self.recv_seq += 1
+        if self.lane is None:
+            self.lane = h.lane
+        return h, payload
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def _reject(ch, reason):
+    try:
+        ch.send(REJECT, reject_payload(reason))
+    except OSError:
+        pass
+
+
+def client_handshake(sock, key, lane, timeout=10.0, nonce=None,
+                     features=0, vmin=VERSION, vmax=VERSION):
+    """Run the client side on a connected socket; returns an up Channel.
+
+    Raises Rejected (the server said no), AuthFailed (the server's proof
+    did not verify: REJECT(auth) was sent), NoVersion or another
+    ProtoError. The socket is not closed on error.
+    """
+    ch = Channel(sock, "client", lane)
+    nc = nonce if nonce is not None else os.urandom(NONCE_LEN)
+    ch.nc = nc
+    ch.send(HELLO, hello_payload(nc, vmin, vmax, features))
+    h, p = ch.recv(timeout)
+    if h.type == REJECT:
+        raise Rejected(parse_reject(p))
+    if h.type != CHALLENGE:
+        raise Unexpected("%s instead of CHALLENGE" % type_name(h.type))
+    version, reserved, sfeat, ns, proof = parse_challenge(p)
+    ch.ns = ns
+    if not vmin <= version <= vmax or version != VERSION:
+        _reject(ch, REJECT_VERSION)
+        raise NoVersion("server chose version %d" % version)
+    if reserved or sfeat & ~features:
+        _reject(ch, REJECT_PROTOCOL)
+        raise Unexpected("CHALLENGE with reserved %#x features %#x" %
+                         (reserved, sfeat))
+    good = server_proof(key, lane, nc, ns)
+    # Verify first, in constant time; a server that echoes our nonce can
+    # never be right, but it is the proof that decides.
+    if not hmac.compare_digest(proof, good) or ns == nc:
+        _reject(ch, REJECT_AUTH)
+        raise AuthFailed("bad server proof" if ns != nc else
+                         "server nonce equals ours")
+    ch.send(RESPONSE, client_proof(key, lane, ns, nc))
+    ch.set_keys(*session_keys(key, lane, nc, ns))
+    h, p = ch.recv(timeout)
+    if h.type == REJECT:
+        raise Rejected(parse_reject(p))
+    if h.type != WELCOME:
+        raise Unexpected("%s instead of WELCOME" % type_name(h.type))
+    ch.up = True
+    return ch
+
+
+def server_handshake(sock, key, timeout=HANDSHAKE_TIMEOUT, lane_busy=None,
+                     claim_lane=None, nonce=None, features=0):
+    """Run the server side on an accepted socket; returns an up Channel.
+
+    lane_busy(lane) -> bool is asked when the HELLO arrives (REJECT busy);
+    claim_lane(lane) -> bool is asked once the client has proven itself
+    and must atomically take the lane (False: REJECT busy). The whole
+    handshake must finish within timeout seconds.
+    """
+    deadline = time.monotonic() + timeout
+    ch = Channel(sock, "server", None)
+
+    def left():
+        return max(deadline - time.monotonic(), 0.001)
+
+    h, p = ch.recv(left())
+    if h.type != HELLO:
+        _reject(ch, REJECT_PROTOCOL)
+        raise Unexpected("%s instead of HELLO" % type_name(h.type))
+    lane = ch.lane
+    vmin, vmax, _cfeat, nc = parse_hello(p)
+    ch.nc = nc
+    if not vmin <= VERSION <= vmax:
+        _reject(ch, REJECT_VERSION)
+        raise NoVersion("client offers %d..%d" % (vmin, vmax))
+    if lane_busy is not None and lane_busy(lane):
+        _reject(ch, REJECT_BUSY)
+        raise Rejected(REJECT_BUSY)
+    ns = nonce if nonce is not None else os.urandom(NONCE_LEN)
+    ch.ns = ns
+    ch.send(CHALLENGE, challenge_payload(ns, server_proof(key, lane, nc, ns),
+                                         VERSION, features & _cfeat))
+    h, p = ch.recv(left())
+    if h.type == REJECT:
+        raise Rejected(parse_reject(p))
+    if h.type != RESPONSE:
+        _reject(ch, REJECT_PROTOCOL)
+        raise Unexpected("%s instead of RESPONSE" % type_name(h.type))
+    if not hmac.compare_digest(p, client_proof(key, lane, ns, nc)):
+        _reject(ch, REJECT_AUTH)
+        raise AuthFailed("bad client proof")
+    if claim_lane is not None and not claim_lane(lane):
+        _reject(ch, REJECT_BUSY)
+        raise Rejected(REJECT_BUSY)
+    ch.set_keys(*session_keys(key, lane, nc, ns))
+    ch.up = True
+    ch.send(WELCOME)
+    return ch
+
+
+class FrameSplitter:
+    """Cut a byte stream into frames without keys (for a proxy).
+
+    feed() returns a list of (Header or None, bytes). A header that does
+    not parse (bad magic or version, unknown type, length above the
+    maximum) switches the splitter to raw mode for the rest of the
+    stream: every later byte comes out as (None, bytes).
+    """
+
+    def __init__(self):
+        self.buf = b""
+        self.raw = False
+
+    def feed(self, data):
+        self.buf += data
+        out = []
+        while self.buf:
+            if self.raw:
+                out.append((None, self.buf))
+                self.buf = b""
+                break
+            if len(self.buf) < HDR_LEN:
+                break
+            h = unpack_hdr(self.buf)
+            if (h.magic != MAGIC or h.version != VERSION or not h.type
+                    or h.type > TYPE_MAX or h.len > MAX_PAYLOAD):
+                self.raw = True
+                continue
+            n = frame_wire_len(h)
+            if len(self.buf) < n:
+                break
+            out.append((h, self.buf[:n]))
+            self.buf = self.buf[n:]
+        return out
+
+
+def read_key_file(path):
+    """The shared secret: the file's bytes, verbatim (as keyctl padd)."""
+    with open(path, "rb") as f:
+        key = f.read()
+    if not key:
+        raise ValueError("%s: empty key" % path)
+    return key
+
+
+def parse_hostport(s):
+    host, sep, port = s.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError("expected HOST:PORT, got %r" % s)
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)

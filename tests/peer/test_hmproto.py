@@ -1,0 +1,757 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Self-test of hmproto.py and hm-peer.py over loopback; no kernel needed.
+
+In-process tests drive the protocol module over socket pairs; CLI tests
+run hm-peer.py subcommands against each other on ephemeral loopback
+ports (a server, a hostile peer, a fault-injecting proxy between a client
+and a server) and check that each side detects and closes what the kernel
+must detect and close.
+
+Prints one line per test and ends with "N passed, M failed"; exits
+non-zero if any test failed.
+"""
+
+import errno
+import os
+import random
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import hmproto as hp  # noqa: E402
+
+PEER = os.path.join(HERE, "hm-peer.py")
+KEY = b"test secret \x00\xff key"
+TMP = tempfile.mkdtemp(prefix="hm-peer-test.")
+KEYFILE = os.path.join(TMP, "key")
+WRONGFILE = os.path.join(TMP, "wrong")
+with open(KEYFILE, "wb") as f:
+    f.write(KEY)
+with open(WRONGFILE, "wb") as f:
+    f.write(b"not the key")
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def eq(a, b, what=""):
+    if a != b:
+        raise Fail("%s: %r != %r" % (what, a, b))
+
+
+# --- Processes -------------------------------------------------------------------
+
+class Proc:
+    """A hm-peer.py subcommand in the background."""
+
+    def __init__(self, *args, listens=True):
+        self.p = subprocess.Popen(
+            [sys.executable, PEER] + list(args), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        self.port = None
+        self.first = ""
+        if listens:
+            r, _, _ = select.select([self.p.stdout], [], [], 10)
+            check(r, "%s printed nothing in 10s" % args[0])
+            self.first = self.p.stdout.readline()
+            check(self.first.startswith("listening on "),
+                  "%s: %r" % (args[0], self.first))
+            self.port = int(self.first.rsplit(":", 1)[1])
+
+    @property
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    def stop(self, timeout=5):
+        """SIGTERM, then the whole output; fails if it does not exit."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            rest, _ = self.p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.communicate()
+            raise Fail("did not exit on SIGTERM within %ds" % timeout)
+        return self.first + rest
+
+    def wait(self, timeout=20):
+        try:
+            rest, _ = self.p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.communicate()
+            raise Fail("did not exit within %ds" % timeout)
+        return self.p.returncode, self.first + rest
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.communicate()
+
+
+def run(*args, timeout=30):
+    p = subprocess.run([sys.executable, PEER] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+class Server:
+    def __init__(self, *extra):
+        self.proc = Proc("server", "--listen", "127.0.0.1:0",
+                         "--key-file", KEYFILE, *extra)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+
+    @property
+    def addr(self):
+        return self.proc.addr
+
+    def stop(self):
+        return self.proc.stop()
+
+
+def client(addr, *extra, key=KEYFILE):
+    return run("client", "--connect", addr, "--key-file", key,
+               "--ping-timeout", "3", "--timeout", "5", *extra)
+
+
+# --- In-process helpers ----------------------------------------------------------
+
+def pair():
+    a, b = socket.socketpair()
+    return a, b
+
+
+def handshake_pair(ckey=KEY, skey=KEY, lane=0):
+    """Client and server handshakes on a socket pair, in two threads."""
+    cs, ss = pair()
+    res = {}
+
+    def srv():
+        try:
+            res["server"] = hp.server_handshake(ss, skey, 5)
+        except hp.ProtoError as e:
+            res["server"] = e
+
+    t = threading.Thread(target=srv)
+    t.start()
+    try:
+        res["client"] = hp.client_handshake(cs, ckey, lane, 5)
+    except hp.ProtoError as e:
+        res["client"] = e
+    t.join(10)
+    return res["client"], res["server"], cs, ss
+
+
+# --- Tests: the module ------------------------------------------------------------
+
+def test_codec():
+    eq(hp.HDR_LEN, 24, "header size")
+    eq([hp.payload_len(t) for t in range(9)], [0, 40, 72, 32, 4, 0, 8, 8, 0],
+       "payload sizes")
+    b = hp.pack_hdr(hp.PING, 1, 8, 0x0102030405060708)
+    eq(b, b"HMIG\x01\x06\x01\x00\x00\x00\x00\x08\x00\x00\x00\x00"
+       b"\x01\x02\x03\x04\x05\x06\x07\x08", "wire bytes")
+    h = hp.unpack_hdr(b)
+    eq(hp.hdr_check(h, 1, 0x0102030405060708), 0, "good header")
+    eq(hp.hdr_check(h, 0, 0x0102030405060708), -errno.EPROTO, "lane")
+    eq(hp.hdr_check(h, 1, 1), -errno.EBADMSG, "seq")
+    for kw, err in (({"magic": 0x474D4948}, -errno.EPROTO),
+                    ({"version": 2}, -errno.EPROTO),
+                    ({"flags": 1}, -errno.EPROTO),
+                    ({"reserved": 1}, -errno.EPROTO)):
+        h = hp.unpack_hdr(hp.pack_hdr(hp.PING, 0, 8, 0, **kw))
+        eq(hp.hdr_check(h, 0, 0), err, repr(kw))
+    for t, ln in ((0, 0), (8, 8), (255, 0)):
+        eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(t, 0, ln, 0)), 0, 0),
+           -errno.EPROTO, "type %d" % t)
+    for t in range(1, 8):
+        good = hp.payload_len(t)
+        for ln in (good + 1, hp.MAX_PAYLOAD + 1, 0xFFFFFFFF):
+            eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(t, 0, ln, 0)), 0, 0),
+               -errno.EMSGSIZE, "type %d len %d" % (t, ln))
+    check(all(hp.is_handshake(t) for t in range(1, 5)), "handshake types")
+    check(not any(hp.is_handshake(t) for t in (0, 5, 6, 7, 8)), "session")
+
+
+def test_hmac_vector():
+    # RFC 4231 test case 2, fed in several parts.
+    eq(hp.hmac256(b"Jefe", b"what do ya", b" want ", b"for nothing?").hex(),
+       "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+       "HMAC-SHA256")
+
+
+def test_labels_separate():
+    n1, n2 = os.urandom(32), os.urandom(32)
+    # A server proof can never serve as a client proof, even for equal
+    # nonces (a reflecting server) or swapped ones (a reflecting client).
+    check(hp.server_proof(KEY, 0, n1, n2) != hp.client_proof(KEY, 0, n2, n1),
+          "swapped nonces")
+    check(hp.server_proof(KEY, 0, n1, n1) != hp.client_proof(KEY, 0, n1, n1),
+          "equal nonces")
+    c2s, s2c = hp.session_keys(KEY, 0, n1, n2)
+    check(c2s != s2c, "direction keys differ")
+    check(hp.session_keys(KEY, 1, n1, n2) != (c2s, s2c), "lane keys differ")
+    check(hp.server_proof(KEY, 0, n1, n2) != hp.server_proof(KEY, 1, n1, n2),
+          "lane in the proof")
+    eq(hp.server_proof(KEY, 1, n1, n2),
+       hp.hmac256(KEY, b"hybridmig v1 server proof\x01" + n1 + n2),
+       "server proof input")
+    eq(hp.client_proof(KEY, 1, n2, n1),
+       hp.hmac256(KEY, b"hybridmig v1 client proof\x01" + n2 + n1),
+       "client proof input")
+
+
+def test_splitter():
+    rnd = random.Random(1)
+    k = os.urandom(32)
+    frames = [hp.encode_frame(hp.HELLO, 0, 0, hp.hello_payload(bytes(32))),
+              hp.encode_frame(hp.WELCOME, 0, 1, b"", k),
+              hp.encode_frame(hp.PING, 0, 2, hp.ping_payload(7), k),
+              hp.encode_frame(hp.REJECT, 0, 3, hp.reject_payload(2))]
+    stream = b"".join(frames)
+    for _ in range(50):
+        sp = hp.FrameSplitter()
+        got, i = [], 0
+        while i < len(stream):
+            n = rnd.randint(1, 40)
+            got += [f for _, f in sp.feed(stream[i:i + n])]
+            i += n
+        eq(got, frames, "frames")
+    sp = hp.FrameSplitter()
+    out = sp.feed(b"XMIG" + bytes(30))
+    eq(out, [(None, b"XMIG" + bytes(30))], "raw mode")
+    eq(sp.feed(b"more"), [(None, b"more")], "stays raw")
+    huge = hp.pack_hdr(hp.PING, 0, 0xFFFFFFFF, 0)
+    check(hp.FrameSplitter().feed(huge)[0][0] is None, "huge len is raw")
+
+
+def test_handshake_ok():
+    for lane in (0, 1):
+        c, s, cs, ss = handshake_pair(lane=lane)
+        check(isinstance(c, hp.Channel), "client: %s" % c)
+        check(isinstance(s, hp.Channel), "server: %s" % s)
+        eq((c.lane, s.lane), (lane, lane), "lanes")
+        eq((c.send_seq, c.recv_seq, s.send_seq, s.recv_seq), (2, 2, 2, 2),
+           "seqs after the handshake")
+        eq(c.tx_key, s.rx_key, "c2s key")
+        eq(c.rx_key, s.tx_key, "s2c key")
+        c.send(hp.PING, hp.ping_payload(42))
+        h, p = s.recv(2)
+        eq((h.type, h.seq, hp.parse_ping(p)), (hp.PING, 2, 42), "ping")
+        s.send(hp.PONG, p)
+        h, p = c.recv(2)
+        eq((h.type, h.seq, hp.parse_ping(p)), (hp.PONG, 2, 42), "pong")
+        cs.close()
+        ss.close()
+
+
+def test_handshake_wrong_key():
+    c, s, cs, ss = handshake_pair(ckey=b"wrong")
+    check(isinstance(c, hp.AuthFailed), "client: %r" % c)
+    check(isinstance(s, hp.Rejected) and s.reason == hp.REJECT_AUTH,
+          "server got REJECT auth: %r" % s)
+    cs.close()
+    ss.close()
+
+
+def test_server_checks_client_proof():
+    """A client that does not check the server, with the wrong key: the
+    server must refuse it on its own."""
+    cs, ss = pair()
+    res = {}
+    t = threading.Thread(target=lambda: res.update(
+        s=_catch(hp.server_handshake, ss, KEY, 5)))
+    t.start()
+    ch = hp.Channel(cs, "client", 0)
+    nc = os.urandom(32)
+    ch.send(hp.HELLO, hp.hello_payload(nc))
+    h, p = ch.recv(5)
+    ns = hp.parse_challenge(p)[3]
+    ch.send(hp.RESPONSE, hp.client_proof(b"wrong", 0, ns, nc))
+    h, p = ch.recv(5)
+    eq((h.type, h.seq, hp.parse_reject(p)), (hp.REJECT, 1, hp.REJECT_AUTH),
+       "REJECT auth at seq 1")
+    t.join(5)
+    check(isinstance(res["s"], hp.AuthFailed), "server: %r" % res["s"])
+    cs.close()
+    ss.close()
+
+
+def _catch(fn, *a):
+    try:
+        return fn(*a)
+    except hp.ProtoError as e:
+        return e
+
+
+def test_reflection_in_process():
+    # Client side: a server that echoes nc as ns, with the only proof it
+    # could have (none): the client must answer REJECT auth, never RESPONSE.
+    for proof in (bytes(32), os.urandom(32), None):
+        cs, ss = pair()
+        res = {}
+        t = threading.Thread(target=lambda: res.update(
+            c=_catch(hp.client_handshake, cs, KEY, 0, 5)))
+        t.start()
+        sch = hp.Channel(ss, "server", None)
+        h, p = sch.recv(5)
+        nc = hp.parse_hello(p)[3]
+        pr = proof if proof is not None else nc
+        sch.send(hp.CHALLENGE, hp.challenge_payload(nc, pr))
+        h, p = sch.recv(5)
+        eq((h.type, hp.parse_reject(p)), (hp.REJECT, hp.REJECT_AUTH),
+           "client rejected the reflecting server")
+        t.join(5)
+        check(isinstance(res["c"], hp.AuthFailed), "client: %r" % res["c"])
+        cs.close()
+        ss.close()
+    # Server side: a client that sends back the server's proof.
+    cs, ss = pair()
+    res = {}
+    t = threading.Thread(target=lambda: res.update(
+        s=_catch(hp.server_handshake, ss, KEY, 5)))
+    t.start()
+    ch = hp.Channel(cs, "client", 0)
+    ch.send(hp.HELLO, hp.hello_payload(os.urandom(32)))
+    h, p = ch.recv(5)
+    ch.send(hp.RESPONSE, hp.parse_challenge(p)[4])
+    h, p = ch.recv(5)
+    eq((h.type, hp.parse_reject(p)), (hp.REJECT, hp.REJECT_AUTH),
+       "server rejected its own proof")
+    t.join(5)
+    check(isinstance(res["s"], hp.AuthFailed), "server: %r" % res["s"])
+    cs.close()
+    ss.close()
+
+
+def test_version_reject():
+    cs, ss = pair()
+    res = {}
+    t = threading.Thread(target=lambda: res.update(
+        s=_catch(hp.server_handshake, ss, KEY, 5)))
+    t.start()
+    ch = hp.Channel(cs, "client", 0)
+    ch.send(hp.HELLO, hp.hello_payload(os.urandom(32), 2, 3))
+    h, p = ch.recv(5)
+    eq((h.type, h.seq, hp.parse_reject(p)), (hp.REJECT, 0, hp.REJECT_VERSION),
+       "REJECT version")
+    t.join(5)
+    check(isinstance(res["s"], hp.NoVersion), "server: %r" % res["s"])
+    cs.close()
+    ss.close()
+
+
+def test_session_violations():
+    """Each violation after the handshake is caught by the receiver."""
+    def fresh():
+        c, s, cs, ss = handshake_pair()
+        check(isinstance(c, hp.Channel) and isinstance(s, hp.Channel),
+              "handshake")
+        return c, s
+
+    # A flipped MAC bit.
+    c, s = fresh()
+    f = bytearray(hp.encode_frame(hp.PING, 0, 2, hp.ping_payload(1),
+                                  c.tx_key))
+    f[-1] ^= 0x80
+    c.send_raw(bytes(f))
+    check(isinstance(_catch(s.recv, 2), hp.BadMac), "flipped MAC")
+    # A flipped payload bit.
+    c, s = fresh()
+    f = bytearray(hp.encode_frame(hp.PING, 0, 2, hp.ping_payload(1),
+                                  c.tx_key))
+    f[hp.HDR_LEN] ^= 1
+    c.send_raw(bytes(f))
+    check(isinstance(_catch(s.recv, 2), hp.BadMac), "flipped payload")
+    # A replayed frame (same bytes twice).
+    c, s = fresh()
+    f = hp.encode_frame(hp.PING, 0, 2, hp.ping_payload(1), c.tx_key)
+    c.send_raw(f + f)
+    s.recv(2)
+    e = _catch(s.recv, 2)
+    check(isinstance(e, hp.BadHeader) and e.err == -errno.EBADMSG,
+          "replay: %r" % e)
+    # A frame reflected back to its sender: right seq, wrong direction key.
+    c, s = fresh()
+    c.send(hp.PING, hp.ping_payload(5))
+    raw = hp.encode_frame(hp.PING, 0, 2, hp.ping_payload(5), c.tx_key)
+    s.recv(2)
+    s.send_raw(raw)
+    check(isinstance(_catch(c.recv, 2), hp.BadMac), "reflected frame")
+    # A frame of the other lane's session (keys are per lane).
+    c, s = fresh()
+    k1 = hp.session_keys(KEY, 1, c.nc, c.ns)[0]
+    c.send_raw(hp.encode_frame(hp.PING, 0, 2, hp.ping_payload(1), k1))
+    check(isinstance(_catch(s.recv, 2), hp.BadMac), "other lane's key")
+    # A handshake frame after the handshake.
+    c, s = fresh()
+    c.send(hp.HELLO, hp.hello_payload(os.urandom(32)))
+    check(isinstance(_catch(s.recv, 2), hp.Unexpected), "HELLO in session")
+    c, s = fresh()
+    c.send(hp.REJECT, hp.reject_payload(hp.REJECT_AUTH))
+    check(isinstance(_catch(s.recv, 2), hp.Unexpected), "REJECT in session")
+    # A frame that ends early.
+    c, s = fresh()
+    c.send_raw(hp.encode_frame(hp.PING, 0, 2, hp.ping_payload(1),
+                               c.tx_key)[:40])
+    c.sock.shutdown(socket.SHUT_WR)
+    e = _catch(s.recv, 2)
+    check(isinstance(e, hp.PeerClosed) and e.partial, "truncated: %r" % e)
+
+
+def test_server_handshake_timeout():
+    cs, ss = pair()
+    t0 = time.monotonic()
+    e = _catch(hp.server_handshake, ss, KEY, 0.5)
+    check(isinstance(e, hp.Timeout), "timeout: %r" % e)
+    check(time.monotonic() - t0 < 2, "bounded")
+    cs.close()
+    ss.close()
+
+
+# --- Tests: hm-peer.py over loopback ---------------------------------------------
+
+def test_cli_client_server():
+    with Server() as srv:
+        rc, out, err = client(srv.addr, "--lanes", "0,1", "--ping", "5",
+                              "--hold", "0.3")
+        eq(rc, 0, "client exit (%s%s)" % (out, err))
+        eq(out.splitlines(), ["lane 0: connected", "lane 1: connected"],
+           "results")
+        check("5/5 pings answered" in err, "pings: " + err)
+        log = srv.stop()
+    check("conn 1 lane 0: up" in log and "lane 1: up" in log, log)
+
+
+def test_cli_server_pings_client():
+    with Server("--ping-interval", "0.1", "-v") as srv:
+        rc, out, err = client(srv.addr, "--lanes", "0", "--hold", "0.6")
+        eq(rc, 0, "client exit (%s%s)" % (out, err))
+        log = srv.stop()
+    check("PING" in err and "answered" in err, "client answered: " + err)
+    check("unsolicited" not in log, log)
+
+
+def test_cli_wrong_key():
+    with Server() as srv:
+        rc, out, _ = client(srv.addr, "--lanes", "0,1", key=WRONGFILE)
+        eq(rc, 1, "exit")
+        eq(out.splitlines(), ["lane 0: auth failed: bad server proof",
+                              "lane 1: auth failed: bad server proof"],
+           "results")
+        rc, out, _ = client(srv.addr, "--lanes", "0", "--skip-server-proof",
+                            key=WRONGFILE)
+        eq((rc, out.strip()), (1, "lane 0: rejected auth"), "server refused")
+        log = srv.stop()
+    check("bad client proof (sent REJECT auth)" in log, log)
+    check(": up" not in log, "nothing came up: " + log)
+
+
+def test_cli_busy():
+    with Server() as srv:
+        holder = subprocess.Popen(
+            [sys.executable, PEER, "client", "--connect", srv.addr,
+             "--key-file", KEYFILE, "--lanes", "0", "--hold", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 5
+        while "up" not in srv_log_peek(srv) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        rc, out, _ = client(srv.addr, "--lanes", "0")
+        eq((rc, out.strip()), (1, "lane 0: rejected busy"), "second client")
+        rc, out, _ = client(srv.addr, "--lanes", "1")
+        eq((rc, out.strip()), (0, "lane 1: connected"), "other lane free")
+        hout, _ = holder.communicate(timeout=10)
+        eq(hout.strip(), "lane 0: connected", "the holder kept its lane")
+        rc, out, _ = client(srv.addr, "--lanes", "0")
+        eq(rc, 0, "lane 0 free again")
+        srv.stop()
+
+
+_peek = {}
+
+
+def srv_log_peek(srv):
+    """Lines the server printed so far (non-blocking)."""
+    buf = _peek.setdefault(id(srv), [])
+    fd = srv.proc.p.stdout
+    while select.select([fd], [], [], 0)[0]:
+        line = fd.readline()
+        if not line:
+            break
+        buf.append(line)
+    return "".join(buf)
+
+
+def test_cli_reflect_server():
+    for mode in ("random", "zero", "nonce", "captured"):
+        rs = Proc("reflect-server", "--listen", "127.0.0.1:0", "--proof",
+                  mode, "--count", "2", "--timeout", "3")
+        try:
+            rc, out, _ = client(rs.addr, "--lanes", "0,1")
+            eq(rc, 1, "client exit")
+            check(out.count("auth failed") == 2, "client refused: " + out)
+            rrc, rout = rs.wait(15)
+        finally:
+            rs.kill()
+        eq(rrc, 0, "reflect-server verdict: " + rout)
+        check("0 RESPONSEs" in rout and "BAD" not in rout, rout)
+
+
+def test_cli_reflect_client():
+    with Server() as srv:
+        for mode in ("reflect", "zero", "random"):
+            rc, out, _ = run("reflect-client", "--connect", srv.addr,
+                             "--mode", mode, "--timeout", "5")
+            eq(rc, 0, "reflect-client %s: %s" % (mode, out))
+            check("rejected auth (good)" in out, out)
+        log = srv.stop()
+    eq(log.count("bad client proof"), 3, "server log")
+
+
+def test_cli_garbage():
+    with Server("--handshake-timeout", "2") as srv:
+        for mode in ("random", "huge-len", "truncated-header", "bad-magic",
+                     "bad-lane", "bad-seq", "session-first"):
+            rc, out, _ = run("garbage", "--connect", srv.addr, "--mode", mode,
+                             "--count", "2", "--timeout", "4")
+            eq(rc, 0, "garbage %s: %s" % (mode, out))
+            eq(out.count("server closed (good)"), 2, out)
+        rc, out, _ = run("garbage", "--connect", srv.addr, "--mode", "slow",
+                         "--slow-delay", "0.5", "--timeout", "4")
+        eq(rc, 0, "slow: " + out)
+        rc, out, _ = run("garbage", "--connect", srv.addr, "--mode", "flood",
+                         "--count", "30")
+        eq(rc, 0, "flood: " + out)
+        # The server is still there for a real client.
+        rc, out, _ = client(srv.addr, "--ping", "2")
+        eq(rc, 0, "client after garbage: " + out)
+        log = srv.stop()
+    for what in ("bad length (HELLO seq 0 len 4294967295",
+                 "malformed header (HELLO seq 0 len 40 lane 7)",
+                 "out of sequence (HELLO seq 5", "closed by peer mid-frame",
+                 "PING before the handshake", "timeout"):
+        check(what in log, "server log lacks %r" % what)
+
+
+def test_cli_handshake_timeout():
+    with Server("--handshake-timeout", "0.5") as srv:
+        rc, out, _ = run("garbage", "--connect", srv.addr, "--mode", "flood",
+                         "--count", "8", "--hold", "3")
+        eq(rc, 0, out)
+        check("server closed 8 of them" in out, out)
+        srv.stop()
+
+
+class Mitm:
+    def __init__(self, target, *extra):
+        self.proc = Proc("mitm", "--listen", "127.0.0.1:0", "--forward",
+                         target, *extra)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+
+
+def mitm_case(fault_args, client_args, want_client, want_server,
+              want_mitm):
+    with Server() as srv, Mitm(srv.addr, *fault_args) as m:
+        rc, out, err = client(m.proc.addr, *client_args)
+        time.sleep(0.2)
+        mlog = m.proc.stop()
+        slog = srv.stop()
+    for lane_line in want_client:
+        check(lane_line in out, "client: want %r in %r (%s)" %
+              (lane_line, out, err))
+    if any("connected" not in w for w in want_client):
+        eq(rc, 1, "client exit")
+    for w in want_server:
+        check(w in slog, "server: want %r in\n%s" % (w, slog))
+    for w in want_mitm:
+        check(w in mlog, "mitm: want %r in\n%s" % (w, mlog))
+
+
+def test_mitm_none():
+    mitm_case(["--fault", "none"], ["--ping", "10"],
+              ["lane 0: connected", "lane 1: connected"], [],
+              ["closed (c2s 12 frames, s2c 12 frames)"])
+
+
+def test_mitm_flip_c2s():
+    mitm_case(["--fault", "flip", "--after-frames", "2"], ["--ping", "5"],
+              ["lane 0: closed", "lane 1: closed"],
+              ["lane 0: closed: bad MAC (PING seq 4)",
+               "lane 1: closed: bad MAC (PING seq 4)"],
+              ["FAULT flip: flipped byte 24 (payload) of PING seq 4"])
+
+
+def test_mitm_flip_mac_s2c():
+    mitm_case(["--fault", "flip", "--direction", "s2c", "--flip-at", "mac",
+               "--after-frames", "1"], ["--ping", "5"],
+              ["lane 0: protocol error: bad MAC (PONG seq 3)"], [],
+              ["(MAC) of PONG seq 3"])
+
+
+def test_mitm_drop():
+    mitm_case(["--fault", "drop", "--after-frames", "1"], ["--ping", "4"],
+              ["lane 0: closed", "lane 1: closed"],
+              ["lane 0: closed: out of sequence (PING seq 4"],
+              ["FAULT drop: dropped PING seq 3"])
+
+
+def test_mitm_replay():
+    mitm_case(["--fault", "replay", "--after-frames", "2"], ["--ping", "4"],
+              ["lane 0: closed"],
+              ["lane 0: closed: out of sequence (PING seq 3"],
+              ["FAULT replay: re-sent PING seq 3 before PING seq 4"])
+
+
+def test_mitm_replay_s2c():
+    mitm_case(["--fault", "replay", "--direction", "s2c", "--after-frames",
+               "1"], ["--ping", "4"],
+              ["lane 0: protocol error: out of sequence (PONG seq 2"], [],
+              ["re-sent PONG seq 2 before PONG seq 3"])
+
+
+def test_mitm_truncate():
+    mitm_case(["--fault", "truncate", "--after-frames", "1", "--lane", "1"],
+              ["--ping", "4"],
+              ["lane 0: connected", "lane 1: closed"],
+              ["lane 1: closed: closed by peer mid-frame"],
+              ["FAULT truncate: sent 32 of 64 bytes of PING seq 3"])
+
+
+def test_mitm_fault_once():
+    with Server() as srv, Mitm(srv.addr, "--fault", "flip",
+                               "--fault-once") as m:
+        rc1, out1, _ = client(m.proc.addr, "--lanes", "0", "--ping", "2")
+        rc2, out2, _ = client(m.proc.addr, "--lanes", "0", "--ping", "2")
+        mlog = m.proc.stop()
+        srv.stop()
+    eq((rc1, out1.strip()), (1, "lane 0: closed"), "first connection")
+    eq((rc2, out2.strip()), (0, "lane 0: connected"), "second connection")
+    eq(mlog.count("FAULT"), 1, mlog)
+
+
+def test_mitm_every_connection():
+    with Server() as srv, Mitm(srv.addr, "--fault", "drop") as m:
+        for _ in range(3):
+            rc, out, _ = client(m.proc.addr, "--lanes", "0", "--ping", "2")
+            eq((rc, out.strip()), (1, "lane 0: closed"), "faulted")
+        mlog = m.proc.stop()
+        srv.stop()
+    eq(mlog.count("FAULT drop"), 3, mlog)
+
+
+def test_sigterm_exits():
+    with Server() as srv, Mitm(srv.addr, "--fault", "none") as m:
+        hold = subprocess.Popen(
+            [sys.executable, PEER, "client", "--connect", m.proc.addr,
+             "--key-file", KEYFILE, "--hold", "5"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.8)
+        t0 = time.monotonic()
+        m.proc.stop(timeout=3)
+        srv.stop()
+        check(time.monotonic() - t0 < 3, "prompt exit")
+        hold.communicate(timeout=10)
+        check(hold.returncode == 1, "the held client saw the close")
+
+
+def test_server_once():
+    srv = Proc("server", "--listen", "127.0.0.1:0", "--key-file", KEYFILE,
+               "--once", "--max-time", "20")
+    try:
+        rc, out, _ = client(srv.addr, "--ping", "1")
+        eq(rc, 0, out)
+        src, _ = srv.wait(10)
+        eq(src, 0, "server --once exit")
+    finally:
+        srv.kill()
+
+
+TESTS = [
+    ("codec: header pack/check", test_codec),
+    ("crypto: HMAC-SHA256 vector", test_hmac_vector),
+    ("crypto: labels, lanes and directions separate", test_labels_separate),
+    ("framing: splitter across chunk boundaries", test_splitter),
+    ("handshake: right key, both lanes, ping", test_handshake_ok),
+    ("handshake: wrong key, client refuses server", test_handshake_wrong_key),
+    ("handshake: server checks client proof", test_server_checks_client_proof),
+    ("handshake: reflection refused both ways", test_reflection_in_process),
+    ("handshake: version mismatch rejected", test_version_reject),
+    ("handshake: server timeout", test_server_handshake_timeout),
+    ("session: MAC, replay, reflection, lane, late handshake, cut",
+     test_session_violations),
+    ("cli: client and server, two lanes", test_cli_client_server),
+    ("cli: server pings, client answers", test_cli_server_pings_client),
+    ("cli: wrong key", test_cli_wrong_key),
+    ("cli: busy lane", test_cli_busy),
+    ("cli: reflect-server refused by client", test_cli_reflect_server),
+    ("cli: reflect-client refused by server", test_cli_reflect_client),
+    ("cli: garbage modes, server survives", test_cli_garbage),
+    ("cli: handshake timeout closes idle flood", test_cli_handshake_timeout),
+    ("mitm: none passes through", test_mitm_none),
+    ("mitm: flip c2s payload -> server closes", test_mitm_flip_c2s),
+    ("mitm: flip s2c MAC -> client closes", test_mitm_flip_mac_s2c),
+    ("mitm: drop -> out of sequence", test_mitm_drop),
+    ("mitm: replay c2s -> out of sequence", test_mitm_replay),
+    ("mitm: replay s2c -> client closes", test_mitm_replay_s2c),
+    ("mitm: truncate one lane", test_mitm_truncate),
+    ("mitm: --fault-once", test_mitm_fault_once),
+    ("mitm: a fault per connection", test_mitm_every_connection),
+    ("mitm/server: exit on SIGTERM", test_sigterm_exits),
+    ("server: --once", test_server_once),
+]
+
+
+def main():
+    only = sys.argv[1:]
+    passed = failed = 0
+    for name, fn in TESTS:
+        if only and not any(o in name for o in only):
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            ok, why = True, ""
+        except Fail as e:
+            ok, why = False, str(e)
+        except Exception as e:  # noqa: BLE001
+            ok, why = False, "%s: %s" % (type(e).__name__, e)
+        dt = time.monotonic() - t0
+        print("%s: %s (%.1fs)" % ("PASS" if ok else "FAIL", name, dt),
+              flush=True)
+        if not ok:
+            for line in why.splitlines():
+                print("    " + line)
+            failed += 1
+        else:
+            passed += 1
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
