@@ -207,6 +207,8 @@ static void hm_sock_setup(struct socket *sock)
 	tcp_sock_set_nodelay(sk);
 	tcp_sock_set_user_timeout(sk, jiffies_to_msecs(HM_DEAD_TIMEOUT));
 	sock_set_keepalive(sk);
+	/* A closed lane is dead: reset it rather than linger in FIN-WAIT. */
+	sock_no_linger(sk);
 	tcp_sock_set_keepidle(sk, 5);
 	tcp_sock_set_keepintvl(sk, 2);
 	tcp_sock_set_keepcnt(sk, 3);
