@@ -423,6 +423,10 @@ static int hm_parse_opt_args(struct dm_arg_set *as, struct hm_config *cfg,
 		*error = "Too many arguments";
 		return -EINVAL;
 	}
+	if (cfg->role == HM_ROLE_DEST && (cfg->start_clean || cfg->hot_threshold_given)) {
+		*error = "start_clean and hot_threshold are source options";
+		return -EINVAL;
+	}
 	return 0;
 }
 

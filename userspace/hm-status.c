@@ -68,12 +68,65 @@ static int hm_parse_u64(const char *s, size_t len, uint64_t *out)
 	return len ? 0 : -EINVAL;
 }
 
+/* An address: printable, no spaces; "-" means none. */
+static int hm_parse_addr(const char *s, size_t len, char *out)
+{
+	size_t i;
+
+	if (len > HM_STATUS_ADDR_MAX)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (s[i] < '!' || s[i] > '~')
+			return -EINVAL;
+	if (len == 1 && s[0] == '-')
+		len = 0;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* The link fields, after the eighth; absent in target 1.0's status. */
+static int hm_parse_link(const char **pos, struct hm_status *st)
+{
+	uint64_t *const nums[] = {
+		&st->tx_bytes, &st->rx_bytes, &st->tx_frames, &st->rx_frames,
+	};
+	const char *w;
+	size_t len;
+	size_t i;
+
+	w = hm_next_word(pos, &len);
+	if (!w) {
+		strcpy(st->link_state, "none");
+		return 0;
+	}
+	if (hm_parse_word(w, len, st->link_state))
+		return -EINVAL;
+	w = hm_next_word(pos, &len);
+	if (!w || hm_parse_addr(w, len, st->link_address))
+		return -EINVAL;
+	w = hm_next_word(pos, &len);
+	if (!w || hm_parse_u64(w, len, &st->reconnects))
+		return -EINVAL;
+	w = hm_next_word(pos, &len);
+	if (!w || hm_parse_word(w, len, st->link_error))
+		return -EINVAL;
+	if (!strcmp(st->link_error, "-"))
+		st->link_error[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(nums); i++) {
+		w = hm_next_word(pos, &len);
+		if (!w || hm_parse_u64(w, len, nums[i]))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /**
  * hm_status_parse() - parse the INFO status of a hybridmig target
  * @params: the status line, as returned by dm_get_next_target()
  * @out: filled in on success only
  *
- * Fields after the eighth are ignored: later kernels may append more.
+ * Fields after the link fields are ignored: later kernels may append more.
  *
  * Return: 0, or -EINVAL if a field is missing or malformed.
  */
@@ -105,6 +158,8 @@ int hm_status_parse(const char *params, struct hm_status *out)
 		if (!w || hm_parse_u64(w, len, nums[i]))
 			return -EINVAL;
 	}
+	if (hm_parse_link(&pos, &st))
+		return -EINVAL;
 
 	*out = st;
 	return 0;
@@ -169,6 +224,46 @@ static int hm_json_add_string(struct json_object *obj, const char *key,
 	return 0;
 }
 
+/* A string, or null for an empty one. */
+static int hm_json_add_opt_string(struct json_object *obj, const char *key,
+				  const char *s)
+{
+	if (*s)
+		return hm_json_add_string(obj, key, s);
+	return json_object_object_add(obj, key, NULL) ? -ENOMEM : 0;
+}
+
+static struct json_object *hm_link_to_json(const struct hm_status *st)
+{
+	const struct {
+		const char *key;
+		uint64_t val;
+	} nums[] = {
+		{ "reconnects", st->reconnects },
+		{ "tx_bytes", st->tx_bytes },
+		{ "rx_bytes", st->rx_bytes },
+		{ "tx_frames", st->tx_frames },
+		{ "rx_frames", st->rx_frames },
+	};
+	struct json_object *obj = json_object_new_object();
+	size_t i;
+
+	if (!obj)
+		return NULL;
+	if (hm_json_add_string(obj, "state", st->link_state) ||
+	    hm_json_add_opt_string(obj, "address", st->link_address) ||
+	    hm_json_add_opt_string(obj, "last_error", st->link_error))
+		goto fail;
+	for (i = 0; i < ARRAY_SIZE(nums); i++)
+		if (hm_json_add_u64(obj, nums[i].key, nums[i].val))
+			goto fail;
+	return obj;
+
+fail:
+	json_object_put(obj);
+	return NULL;
+}
+
 /**
  * hm_status_to_json() - the JSON object describing one hybridmig device
  * @name: device-mapper name of the device
@@ -195,7 +290,7 @@ struct json_object *hm_status_to_json(const char *name,
 		{ "write_bios", st->write_bios },
 		{ "size_bytes", hm_mul_sat(size_sectors, HM_SECTOR_SIZE) },
 	};
-	struct json_object *obj;
+	struct json_object *obj, *link;
 	size_t i;
 
 	obj = json_object_new_object();
@@ -209,6 +304,11 @@ struct json_object *hm_status_to_json(const char *name,
 	for (i = 0; i < ARRAY_SIZE(nums); i++)
 		if (hm_json_add_u64(obj, nums[i].key, nums[i].val))
 			goto fail;
+	link = hm_link_to_json(st);
+	if (!link || json_object_object_add(obj, "link", link)) {
+		json_object_put(link);
+		goto fail;
+	}
 	return obj;
 
 fail:

@@ -16,12 +16,19 @@ struct json_object;
 
 /* Longest role or phase name accepted, without the NUL. */
 #define HM_STATUS_WORD_MAX	31
+/* Longest peer address accepted ("[v6]:port"), without the NUL. */
+#define HM_STATUS_ADDR_MAX	63
 
 /*
  * One parsed INFO status line:
  *
  *   <role> <phase> <chunk_sectors> <total_chunks> <dirty_chunks>
- *   <hot_chunks> <hot_threshold> <write_bios> [<more fields>...]
+ *   <hot_chunks> <hot_threshold> <write_bios>
+ *   [<link_state> <address> <reconnects> <last_error> <tx_bytes>
+ *    <rx_bytes> <tx_frames> <rx_frames> [<more fields>...]]
+ *
+ * A status without the link fields (target 1.0) reads as link state
+ * "none"; "-" in address or last_error reads as an empty string.
  */
 struct hm_status {
 	char role[HM_STATUS_WORD_MAX + 1];
@@ -32,6 +39,15 @@ struct hm_status {
 	uint64_t hot_chunks;
 	uint64_t hot_threshold;
 	uint64_t write_bios;
+
+	char link_state[HM_STATUS_WORD_MAX + 1];
+	char link_address[HM_STATUS_ADDR_MAX + 1];
+	uint64_t reconnects;
+	char link_error[HM_STATUS_WORD_MAX + 1];
+	uint64_t tx_bytes;
+	uint64_t rx_bytes;
+	uint64_t tx_frames;
+	uint64_t rx_frames;
 };
 
 int hm_status_parse(const char *params, struct hm_status *out);

@@ -123,6 +123,8 @@ static void hm_status_usage(FILE *f)
 	      "  DIRTY%   dirty chunks in percent of all chunks\n"
 	      "  HOT      chunks written at least hot_threshold times\n"
 	      "  WRITES   write bios seen by the target\n"
+	      "  LINK     connection to the peer: none, connecting, listening,\n"
+	      "           connected or retrying, then \":<last error>\" if any\n"
 	      "\n"
 	      "Exit codes: see " HM_PROG " --help.\n", f);
 }
@@ -223,7 +225,7 @@ static int hm_collect_all(struct hm_devices *devs)
 
 enum hm_col {
 	HM_COL_NAME, HM_COL_ROLE, HM_COL_PHASE, HM_COL_CHUNK, HM_COL_CHUNKS,
-	HM_COL_DIRTY, HM_COL_DIRTY_PCT, HM_COL_HOT, HM_COL_WRITES,
+	HM_COL_DIRTY, HM_COL_DIRTY_PCT, HM_COL_HOT, HM_COL_WRITES, HM_COL_LINK,
 	HM_NR_COLS
 };
 
@@ -240,6 +242,7 @@ static const struct {
 	[HM_COL_DIRTY_PCT]	= { "DIRTY%", true },
 	[HM_COL_HOT]		= { "HOT", true },
 	[HM_COL_WRITES]		= { "WRITES", true },
+	[HM_COL_LINK]		= { "LINK", false },
 };
 
 #define HM_CELL_MAX	DM_NAME_LEN
@@ -303,6 +306,9 @@ static void hm_format_row(const struct hm_device *dev, struct hm_row *row)
 			  st->dirty_chunks, st->total_chunks);
 	hm_format_u64(cell[HM_COL_HOT], HM_CELL_MAX, st->hot_chunks);
 	hm_format_u64(cell[HM_COL_WRITES], HM_CELL_MAX, st->write_bios);
+	/* The link state, and why it last went down ("retrying:timeout"). */
+	snprintf(cell[HM_COL_LINK], HM_CELL_MAX, "%s%s%s", st->link_state,
+		 *st->link_error ? ":" : "", st->link_error);
 }
 
 static void hm_print_row(const struct hm_row *row, const int *width)

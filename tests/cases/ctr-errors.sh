@@ -23,7 +23,9 @@ expect_error() {
 
 expect_error "Invalid argument count" source "$data" -
 expect_error "Invalid role: expected source or dest" sauce "$data" - 128
-expect_error "The dest role is not supported by this version" dest "$data" - 128
+expect_error "start_clean and hot_threshold are source options" dest "$data" - 128 1 start_clean
+expect_error "start_clean and hot_threshold are source options" dest "$data" - 128 2 hot_threshold 3
+expect_error "Invalid chunk size: not a power of two" dest "$data" - 96
 expect_error "Cannot open the data device" source /dev/does-not-exist - 128
 expect_error "A metadata device is not supported by this version" source "$data" "$data" 128
 expect_error "Invalid chunk size: not a number" source "$data" - 64k

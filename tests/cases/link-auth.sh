@@ -24,6 +24,12 @@ wait_for 20 link_is hm-src connected || fail "source not connected: $(dmsetup st
 wait_for 20 link_is hm-dst connected || fail "destination not connected: $(dmsetup status hm-dst)"
 dmsetup status hm-src
 dmsetup status hm-dst
+"$HM_CTL" status hm-src | grep -q ' connected$' || fail "hybridmigctl does not show the link: $("$HM_CTL" status hm-src)"
+"$HM_CTL" status --json hm-dst | python3 -c '
+import json, sys
+link = json.load(sys.stdin)["devices"][0]["link"]
+assert link["state"] == "connected" and link["address"] == "192.0.2.2:7000", link
+assert link["tx_frames"] > 0 and link["rx_frames"] > 0, link' || fail "hybridmigctl JSON link of the destination"
 # Keepalive frames flow both ways while idle.
 f1=$(hm_field hm-src 16)
 sleep 5

@@ -18,6 +18,7 @@
 #include "hm-status.h"
 
 #define EXAMPLE		"source tracking 128 1600 1600 0 4 0"
+#define LINK		"connected [2001:db8::2]:7000 3 timeout 100 200 7 8"
 #define U64_MAX_STR	"18446744073709551615"
 
 static bool test_ok;
@@ -63,9 +64,37 @@ static void test_extra_fields(void)
 {
 	struct hm_status st;
 
-	CHECK(hm_status_parse(EXAMPLE " 42 future-word 7", &st) == 0);
+	CHECK(hm_status_parse(EXAMPLE " " LINK " 42 future-word 7", &st) == 0);
 	CHECK(st.hot_threshold == 4);
 	CHECK(st.write_bios == 0);
+	CHECK(st.rx_frames == 8);
+}
+
+static void test_link_fields(void)
+{
+	struct hm_status st;
+
+	CHECK(hm_status_parse(EXAMPLE " " LINK, &st) == 0);
+	CHECK(!strcmp(st.link_state, "connected"));
+	CHECK(!strcmp(st.link_address, "[2001:db8::2]:7000"));
+	CHECK(st.reconnects == 3);
+	CHECK(!strcmp(st.link_error, "timeout"));
+	CHECK(st.tx_bytes == 100 && st.rx_bytes == 200);
+	CHECK(st.tx_frames == 7 && st.rx_frames == 8);
+
+	/* "-" stands for no address and no error. */
+	CHECK(hm_status_parse(EXAMPLE " none - 0 - 0 0 0 0", &st) == 0);
+	CHECK(!strcmp(st.link_state, "none"));
+	CHECK(!*st.link_address && !*st.link_error);
+
+	/* Target 1.0 had no link fields: the link reads as none. */
+	CHECK(hm_status_parse(EXAMPLE, &st) == 0);
+	CHECK(!strcmp(st.link_state, "none"));
+
+	/* Link fields are all or nothing. */
+	CHECK(parse_fails(EXAMPLE " connected"));
+	CHECK(parse_fails(EXAMPLE " connected 1.2.3.4:5 0 - 1 2 3"));
+	CHECK(parse_fails(EXAMPLE " connected 1.2.3.4:5 x - 1 2 3 4"));
 }
 
 static void test_too_few_fields(void)
@@ -147,7 +176,7 @@ static bool json_str_is(struct json_object *obj, const char *key,
 
 static void test_json(void)
 {
-	struct json_object *obj;
+	struct json_object *obj, *link;
 	struct hm_status st;
 
 	/* 1600 chunks of 64 KiB: 100 MiB. */
@@ -157,7 +186,7 @@ static void test_json(void)
 	if (!obj)
 		return;
 
-	CHECK(json_object_object_length(obj) == 12);
+	CHECK(json_object_object_length(obj) == 13);
 	CHECK(json_str_is(obj, "name", "vm1-disk"));
 	CHECK(json_str_is(obj, "role", "source"));
 	CHECK(json_str_is(obj, "phase", "tracking"));
@@ -170,6 +199,21 @@ static void test_json(void)
 	CHECK(json_int_is(obj, "hot_threshold", 4));
 	CHECK(json_int_is(obj, "write_bios", 77));
 	CHECK(json_int_is(obj, "size_bytes", 104857600));
+	json_object_put(obj);
+
+	CHECK(hm_status_parse(EXAMPLE " " LINK, &st) == 0);
+	obj = hm_status_to_json("vm1-disk", &st, 204800);
+	CHECK(obj);
+	if (!obj)
+		return;
+	CHECK(json_object_object_get_ex(obj, "link", &link));
+	CHECK(json_object_object_length(link) == 8);
+	CHECK(json_str_is(link, "state", "connected"));
+	CHECK(json_str_is(link, "address", "[2001:db8::2]:7000"));
+	CHECK(json_str_is(link, "last_error", "timeout"));
+	CHECK(json_int_is(link, "reconnects", 3));
+	CHECK(json_int_is(link, "tx_bytes", 100));
+	CHECK(json_int_is(link, "rx_frames", 8));
 	json_object_put(obj);
 }
 
@@ -218,6 +262,7 @@ static const struct {
 } tests[] = {
 	{ "parse: valid line", test_valid_line },
 	{ "parse: extra trailing fields accepted", test_extra_fields },
+	{ "parse: link fields", test_link_fields },
 	{ "parse: too few fields rejected", test_too_few_fields },
 	{ "parse: non-numeric field rejected", test_non_numeric },
 	{ "parse: u64 max accepted, overflow rejected", test_u64_max },

@@ -1,0 +1,283 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# End-to-end tests of hybridmigctl built against a fake libdevmapper
+# (tests/fake-libdm.c): output, error lines and exit codes, no kernel needed.
+#
+# Usage: tests/test-cli.sh tests/hybridmigctl-fake
+#
+# Prints one line per test and ends with "N passed, M failed".
+
+set -u
+
+bin=${1:?usage: $0 path/to/hybridmigctl-fake}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+# vm1's status has link fields and two fields more than this version knows;
+# multi has its hybridmig target after a linear one; empty has no table.
+DEVS='vm2|hybridmig|204800|source tracking 128 1600 1200 3 4 77'
+DEVS+=';lin|linear|100|7:0 0'
+DEVS+=';vm1|hybridmig|300|source tracking 128 3 3 0 4 1 connected 192.0.2.2:7000 2 - 10 20 3 4 9 9'
+DEVS+=';empty'
+DEVS+=';multi|linear|100|7:0 0|hybridmig|2048|source tracking 8 256 1 1 4 5'
+
+# run ARGS...: run the command with the current HM_FAKE_DM*.
+run()
+{
+	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+
+result()
+{
+	if [ "$1" = 1 ]; then
+		echo "PASS: $2"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: $2"
+		failed=$((failed + 1))
+	fi
+}
+
+show()
+{
+	echo "    $1:"
+	sed 's/^/    | /' "$2"
+}
+
+# expect NAME RC STDOUT STDERR: exact stdout and stderr.
+expect()
+{
+	local ok=1
+
+	if [ "$rc" != "$2" ]; then
+		echo "    exit code $rc, expected $2"
+		ok=0
+	fi
+	if [ "$out" != "$3" ]; then
+		show stdout "$tmp/out"
+		ok=0
+	fi
+	if [ "$err" != "$4" ]; then
+		show stderr "$tmp/err"
+		ok=0
+	fi
+	result $ok "$1"
+}
+
+# expect_grep NAME RC PATTERN: stdout matches PATTERN, stderr is empty.
+expect_grep()
+{
+	local ok=1
+
+	if [ "$rc" != "$2" ]; then
+		echo "    exit code $rc, expected $2"
+		ok=0
+	fi
+	if ! grep -q -e "$3" "$tmp/out"; then
+		show stdout "$tmp/out"
+		ok=0
+	fi
+	if [ -n "$err" ]; then
+		show stderr "$tmp/err"
+		ok=0
+	fi
+	result $ok "$1"
+}
+
+hint='; see hybridmigctl --help'
+
+test_output()
+{
+	export HM_FAKE_DM=$DEVS
+
+	run status
+	expect "table of all hybridmig devices, sorted" 0 \
+"NAME   ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  LINK
+multi  source  tracking     4K     256      1     0.4    1       5  none
+vm1    source  tracking    64K       3      3   100.0    0       1  connected
+vm2    source  tracking    64K    1600   1200    75.0    3      77  none" ""
+
+	run status vm2
+	expect "table of one device" 0 \
+"NAME  ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  LINK
+vm2   source  tracking    64K    1600   1200    75.0    3      77  none" ""
+
+	run status /dev/mapper/vm1 --json
+	expect "json of one device given by path, size-capped dirty_bytes" 0 \
+'{
+  "devices": [
+    {
+      "name": "vm1",
+      "role": "source",
+      "phase": "tracking",
+      "chunk_sectors": 128,
+      "chunk_bytes": 65536,
+      "total_chunks": 3,
+      "dirty_chunks": 3,
+      "dirty_bytes": 153600,
+      "hot_chunks": 0,
+      "hot_threshold": 4,
+      "write_bios": 1,
+      "size_bytes": 153600,
+      "link": {
+        "state": "connected",
+        "address": "192.0.2.2:7000",
+        "last_error": null,
+        "reconnects": 2,
+        "tx_bytes": 10,
+        "rx_bytes": 20,
+        "tx_frames": 3,
+        "rx_frames": 4
+      }
+    }
+  ]
+}' ""
+
+	run status --json
+	expect_grep "json of all devices" 0 '"name": "vm2"'
+	local ok=0
+	[ "$(grep -c '"name"' "$tmp/out")" = 3 ] && ok=1
+	result $ok "json of all devices has the 3 hybridmig ones, no other"
+
+	run --json status
+	expect "--json is an option of status" 1 "" \
+		"hybridmigctl: error: unknown option '--json'$hint"
+
+	run status --json multi
+	expect_grep "json: option before NAME; hybridmig after linear target" \
+		0 '"size_bytes": 1048576'
+}
+
+test_no_devices()
+{
+	export HM_FAKE_DM='lin|linear|100|7:0 0'
+
+	run status
+	expect "no hybridmig devices: empty stdout" 0 "" \
+		"hybridmigctl: no hybridmig devices"
+
+	run status --json
+	expect "no hybridmig devices: empty json list" 0 \
+'{
+  "devices": [
+  ]
+}' ""
+}
+
+test_wrong_device()
+{
+	export HM_FAKE_DM=$DEVS
+
+	run status nope
+	expect "NAME not found" 4 "" "hybridmigctl: error: device nope not found"
+
+	run status lin --json
+	expect "NAME not hybridmig" 4 "" \
+		"hybridmigctl: error: lin is not a hybridmig device"
+
+	run status empty
+	expect "NAME without a table" 4 "" \
+		"hybridmigctl: error: empty is not a hybridmig device"
+
+	run status ""
+	expect "empty NAME" 4 "" "hybridmigctl: error: invalid device name ''"
+
+	run status -- -x
+	expect "NAME after --" 4 "" "hybridmigctl: error: device -x not found"
+}
+
+test_bad_status()
+{
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|source tracking 128 1 1 0 4"
+
+	run status bad
+	expect "status with too few fields" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
+
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|source tracking 128 1 one 0 4 0"
+	run status --json
+	expect "listing stops at a non-numeric field" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
+}
+
+test_dm_failures()
+{
+	export HM_FAKE_DM=$DEVS
+
+	HM_FAKE_DM_FAIL=open:13 run status
+	expect "permission denied" 2 "" \
+		"hybridmigctl: error: cannot list device-mapper devices: /dev/mapper/control: open failed: Permission denied"
+
+	HM_FAKE_DM_FAIL=open:19 run status vm1
+	expect "no device-mapper driver: first libdm error kept" 6 "" \
+		"hybridmigctl: error: cannot read status of vm1: /dev/mapper/control: open failed: No such device"
+
+	HM_FAKE_DM_FAIL=ioctl:16 run status vm1
+	expect "ioctl busy" 5 "" \
+		"hybridmigctl: error: cannot read status of vm1: device-mapper: status ioctl on vm1 failed: Device or resource busy"
+
+	HM_FAKE_DM_FAIL=ioctl:5 run status
+	expect "ioctl I/O error" 6 "" \
+		"hybridmigctl: error: cannot list device-mapper devices: device-mapper: list ioctl on  failed: Input/output error"
+
+	HM_FAKE_DM_FAIL=nomem run status
+	expect "out of memory" 3 "" "hybridmigctl: error: out of memory"
+
+	if [ -w /dev/full ]; then
+		"$bin" status >/dev/full 2>"$tmp/err"
+		rc=$?
+		out=""
+		err=$(cat "$tmp/err")
+		expect "output cannot be written" 6 "" \
+			"hybridmigctl: error: cannot write output: No space left on device"
+	fi
+}
+
+test_usage()
+{
+	export HM_FAKE_DM=$DEVS
+
+	run
+	expect "no command" 1 "" "hybridmigctl: error: missing command$hint"
+
+	run frobnicate
+	expect "unknown command" 1 "" \
+		"hybridmigctl: error: unknown command 'frobnicate'$hint"
+
+	run --frob status
+	expect "unknown option" 1 "" "hybridmigctl: error: unknown option '--frob'$hint"
+
+	run status --jason
+	expect "unknown status option" 1 "" \
+		"hybridmigctl: error: unknown option '--jason' for status$hint"
+
+	run status vm1 vm2
+	expect "two names" 1 "" \
+		"hybridmigctl: error: unexpected argument 'vm2': status takes at most one device name$hint"
+
+	run --help
+	expect_grep "--help lists commands" 0 '^  status \[NAME\] \[--json\]'
+	expect_grep "--help lists exit codes" 0 '^  6  unexpected failure'
+
+	run status --help
+	expect_grep "status --help" 0 '^Usage: hybridmigctl status \[NAME\] \[--json\]'
+
+	run --version
+	expect_grep "--version" 0 '^hybridmigctl [0-9][0-9.]*$'
+}
+
+test_output
+test_no_devices
+test_wrong_device
+test_bad_status
+test_dm_failures
+test_usage
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
