@@ -3,6 +3,7 @@
  * hybridmigctl: admin tool of the hybridmig device-mapper target.
  *
  *   hybridmigctl status [NAME] [--json]
+ *   hybridmigctl key generate|load|unload ...
  *
  * Every error is a single line on stderr, "hybridmigctl: error: ...".
  *
@@ -30,13 +31,13 @@
 #include "hm-compiler.h"
 #include "hm-dm.h"
 #include "hm-exit.h"
+#include "hm-key.h"
+#include "hm-log.h"
 #include "hm-status.h"
 
-#define HM_PROG		"hybridmigctl"
 #define HM_VERSION	"0.1.0"
 
-__printf(1, 2)
-static void hm_err(const char *fmt, ...)
+void hm_err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -47,8 +48,7 @@ static void hm_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-__printf(1, 2)
-static int hm_usage_err(const char *fmt, ...)
+int hm_usage_err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -85,6 +85,7 @@ static void hm_usage(FILE *f)
 	      "\n"
 	      "Commands:\n"
 	      "  status [NAME] [--json]   show the state of hybridmig devices\n"
+	      "  key generate|load|unload the shared secret of a migration\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help       show this help and exit\n"
@@ -503,6 +504,7 @@ static const struct hm_cmd {
 	int (*fn)(int argc, char **argv);
 } hm_cmds[] = {
 	{ "status", hm_cmd_status },
+	{ "key", hm_cmd_key },
 };
 
 static const struct hm_cmd *hm_find_cmd(const char *name)
