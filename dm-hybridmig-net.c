@@ -157,12 +157,25 @@ static void hm_link_set_state(struct hm_link *link, enum hm_link_state state)
 	hm_dev_event(link->hd);
 }
 
-/* Remember why the link went down; an authentication failure raises an event. */
+static void hm_link_connected(struct hm_link *link)
+{
+	DMINFO("%s: link %s %s: authenticated, %u reconnects", link->dev_name,
+	       link->server ? "from" : "to", link->addr_str, link->reconnects);
+	hm_link_set_state(link, HM_LINK_CONNECTED);
+}
+
+/*
+ * Remember why the link last went down (kept after it recovers); an
+ * authentication failure raises an event.
+ */
 static void hm_link_error(struct hm_link *link, const char *error, bool event)
 {
 	WRITE_ONCE(link->last_error, error);
-	if (event)
+	if (event) {
+		DMWARN_LIMIT("%s: peer %s refused: %s", link->dev_name,
+			     link->addr_str, error);
 		hm_dev_event(link->hd);
+	}
 }
 
 static const char *hm_errno_name(int r)
@@ -308,6 +321,18 @@ out:
 }
 
 /*
+ * Handshake frames come before the session keys, session frames after;
+ * the one overlap is a REJECT of our RESPONSE, which the source (already
+ * keyed, waiting for WELCOME) must still understand.
+ */
+static bool hm_frame_in_place(struct hm_lane_conn *lc, u8 type)
+{
+	if (!hm_frame_is_handshake(type))
+		return lc->rx_mac;
+	return !lc->rx_mac || (!lc->rx_thread && type == HM_FRAME_REJECT);
+}
+
+/*
  * Receive one frame into lc->rx_buf. The header is checked before the
  * payload is read, so a hostile length never sizes a read or an allocation.
  * Session frames must carry a valid MAC. Returns the frame type, -EAGAIN
@@ -342,8 +367,8 @@ static int hm_lane_recv(struct hm_link *link, struct hm_lane_conn *lc,
 		return r;
 
 	session = !hm_frame_is_handshake(hdr->type);
-	if (session != !!lc->rx_mac)
-		return -EPROTO;		/* a handshake frame out of place */
+	if (!hm_frame_in_place(lc, hdr->type))
+		return -EPROTO;
 	if (session) {
 		const struct hm_mac_part parts[] = {
 			{ hdr, sizeof(*hdr) }, { lc->rx_buf, len },
@@ -592,10 +617,14 @@ static bool hm_link_all_lanes_up(struct hm_link *link)
 	return true;
 }
 
-static void hm_lane_failed(struct hm_link *link, int r)
+static void hm_lane_failed(struct hm_link *link, struct hm_lane_conn *lc,
+			   int r)
 {
-	if (!kthread_should_stop())
+	if (!kthread_should_stop()) {
 		hm_link_error(link, hm_errno_name(r), false);
+		DMWARN_LIMIT("%s: lane %u to %s lost: %s", link->dev_name, lc->lane,
+			     link->addr_str, hm_errno_name(r));
+	}
 	atomic_set(&link->broken, 1);
 	wake_up(&link->wait);
 }
@@ -641,7 +670,7 @@ static int hm_lane_rx_thread(void *data)
 		else if (r > 0)
 			r = hm_lane_handle(link, lc, r);
 		if (r < 0) {
-			hm_lane_failed(link, r);
+			hm_lane_failed(link, lc, r);
 			break;
 		}
 	}
@@ -748,8 +777,7 @@ static int hm_client_thread(void *data)
 			link->reconnects++;
 		was_connected = true;
 		backoff = HM_BACKOFF_MIN;
-		WRITE_ONCE(link->last_error, NULL);
-		hm_link_set_state(link, HM_LINK_CONNECTED);
+		hm_link_connected(link);
 
 		wait_event_interruptible(link->wait, kthread_should_stop() ||
 					 atomic_read(&link->broken));
@@ -851,8 +879,7 @@ static void hm_server_handshake(struct hm_link *link, struct socket *sock)
 		if (link->was_connected)
 			link->reconnects++;
 		link->was_connected = true;
-		WRITE_ONCE(link->last_error, NULL);
-		hm_link_set_state(link, HM_LINK_CONNECTED);
+		hm_link_connected(link);
 	}
 }
 

@@ -20,12 +20,14 @@
 #include <stdint.h>
 #include <endian.h>
 #include <linux/types.h>
+#ifndef be16_to_cpu
 #define be16_to_cpu(x) be16toh(x)
 #define be32_to_cpu(x) be32toh(x)
 #define be64_to_cpu(x) be64toh(x)
 #define cpu_to_be16(x) htobe16(x)
 #define cpu_to_be32(x) htobe32(x)
 #define cpu_to_be64(x) htobe64(x)
+#endif
 #endif
 
 #define HM_PROTO_MAGIC		0x484d4947U	/* "HMIG" */
@@ -88,11 +90,11 @@ struct hm_challenge {
 	__be16 reserved;
 	__be32 features;
 	__u8 nonce[HM_NONCE_LEN];
-	__u8 proof[HM_MAC_LEN];	/* HMAC(K, "hybridmig server" lane nc ns) */
+	__u8 proof[HM_MAC_LEN];	/* HMAC(K, SERVER_PROOF lane nc ns) */
 } __attribute__((packed));
 
 struct hm_response {
-	__u8 proof[HM_MAC_LEN];	/* HMAC(K, "hybridmig client" lane ns nc) */
+	__u8 proof[HM_MAC_LEN];	/* HMAC(K, CLIENT_PROOF lane ns nc) */
 } __attribute__((packed));
 
 struct hm_reject {
@@ -154,7 +156,8 @@ static inline void hm_hdr_init(struct hm_hdr *h, __u8 type, __u8 lane,
 
 /*
  * Check a received header before anything else is read: magic, version,
- * a known type on the expected lane, zero flags and reserved bits, the
+ * a known type on the expected (and existing) lane, zero flags and
+ * reserved bits, the
  * exact payload length of its type, and the expected sequence number.
  * Returns 0, -EPROTO for a malformed header, -EMSGSIZE for a bad length
  * or -EBADMSG for an out-of-sequence frame (dropped, replayed, reordered).
@@ -165,7 +168,8 @@ static inline int hm_hdr_check(const struct hm_hdr *h, __u8 lane, __u64 seq)
 
 	if (be32_to_cpu(h->magic) != HM_PROTO_MAGIC ||
 	    h->version != HM_PROTO_VERSION || h->flags || h->reserved ||
-	    h->lane != lane || !h->type || h->type > HM_FRAME_TYPE_MAX)
+	    h->lane != lane || h->lane >= HM_NR_LANES || !h->type ||
+	    h->type > HM_FRAME_TYPE_MAX)
 		return -EPROTO;
 	if (len > HM_MAX_PAYLOAD || len != hm_frame_payload_len(h->type))
 		return -EMSGSIZE;

@@ -6,8 +6,10 @@
 # against dm-linear over the same backing device, with fio.
 #
 # usage: guest-overhead.sh <kver> <results_dir> [--quick] [--rounds N]
-#                          [--backing loop|brd|null_blk] [--ko PATH]
+#                          [--backing loop|brd|null_blk] [--chunk SECTORS]
+#                          [--ko PATH]
 #
+# --chunk: hybridmig's chunk size (default 128 sectors, 64 KiB).
 # --ko: the module to load (default: build/<kver>/dm-hybridmig.ko).
 #
 # Each round of each workload creates both devices afresh over the backing
@@ -27,14 +29,16 @@ results=$2
 shift 2
 
 quick=0
-rounds=3
+rounds=4
 backing=loop
 ko=
+chunk=128
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1 ;;
 	--rounds) rounds=$2; shift ;;
 	--backing) backing=$2; shift ;;
+	--chunk) chunk=$2; shift ;;
 	--ko) ko=$2; shift ;;
 	*) echo "guest-overhead.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -49,7 +53,7 @@ export HOME=/tmp
 cd /tmp || exit 1
 
 HM_KO=${ko:-$repo/build/$kver/dm-hybridmig.ko}
-CHUNK_SECTORS=128
+CHUNK_SECTORS=$chunk
 if [ "$quick" = 1 ]; then
 	runtime=4
 	ramp=1
@@ -83,7 +87,7 @@ die() {
 	exit 1
 }
 
-rm -f "$results/overhead.json" "$results/FAILED" "$rounds_log"
+rm -f "$results/overhead.json" "$results/FAILED" "$rounds_log" "$results/queue-limits.txt"
 mkdir -p "$work"
 
 command -v fio >/dev/null || die "fio is not installed"
@@ -168,6 +172,25 @@ dm_write_sectors() {
 	awk '{ print $7 }' "/sys/block/dm-$minor/stat"
 }
 
+# The queue limits of the backing and of both dm devices, once: they decide
+# how the block layer and dm core split the I/O before the target sees it.
+limits=$results/queue-limits.txt
+record_limits() {
+	local name sys attr minor
+	for name in backing linear hybridmig; do
+		if [ "$name" = backing ]; then
+			sys=/sys/block/$(basename "$dev")/queue
+		else
+			minor=$(dmsetup info -c --noheadings -o minor "bench-$name" | tr -d ' ')
+			sys=/sys/block/dm-$minor/queue
+		fi
+		for attr in max_sectors_kb max_hw_sectors_kb chunk_sectors optimal_io_size \
+			scheduler nr_requests; do
+			[ -r "$sys/$attr" ] && echo "$name $attr $(cat "$sys/$attr")"
+		done
+	done > "$limits"
+}
+
 # run_round <workload> <round>: both targets, one fio process.
 run_round() {
 	local wl=$1 round=$2 order target t0 t1 rc bios sec_lin sec_hm
@@ -195,13 +218,18 @@ run_round() {
 		dmsetup create "bench-$target" --table "$(table_for "$target")" ||
 			die "dmsetup create bench-$target failed"
 	done
+	[ -s "$limits" ] || record_limits
 	t0=$(now)
 	timeout --kill-after=10 $((2 * (runtime + ramp) + 180)) \
 		fio --output-format=json --output="$out" "$jobfile" > "$work/fio.stderr" 2>&1
 	rc=$?
 	t1=$(now)
 	# write_bios and the sectors written both count the ramp too.
-	bios=$(dmsetup status bench-hybridmig | awk '{ print $NF }')
+	# write_bios: the 8th INFO field (Documentation/hybridmig.rst).
+	bios=$(dmsetup status bench-hybridmig | awk '{ print $11 }')
+	case "$bios" in
+	''|*[!0-9]*) bios=-1 ;;
+	esac
 	sec_lin=$(dm_write_sectors bench-linear)
 	sec_hm=$(dm_write_sectors bench-hybridmig)
 	for target in $order; do
@@ -246,7 +274,7 @@ python3 "$here/overhead.py" report "$rounds_log" --fio-dir "$results" \
 	--mode "$([ "$quick" = 1 ] && echo quick || echo full)" \
 	--table "$(table_for hybridmig | sed "s|$dev|<backing>|")" \
 	--cpus "$(nproc)" --mem-mib "$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)" \
-	--kernel-log "$work/kernel-bad.txt" --guest-seconds "$(elapsed "$t_start" "$(now)")" \
+	--kernel-log "$work/kernel-bad.txt" --queue-limits "$limits" --guest-seconds "$(elapsed "$t_start" "$(now)")" \
 	> "$results/overhead.json.tmp" || die "building the report failed"
 mv "$results/overhead.json.tmp" "$results/overhead.json"
 log "done"

@@ -72,7 +72,7 @@ def load_runs(rounds_path, fio_dir):
             # Writes fio issued, ramp included (from the sectors the dm
             # device saw), to set against the bios hybridmig's map saw.
             rec["dm_write_ios"] = rnd["dm_write_sectors"][target] * 512 // rnd["bs"]
-            if target == "hybridmig":
+            if target == "hybridmig" and rnd["hm_write_bios"] >= 0:
                 rec["hm_write_bios"] = rnd["hm_write_bios"]
             runs.append(rec)
     return runs
@@ -109,18 +109,31 @@ def cmd_report(a):
             entry[target] = {k: median_of(t, k) for k in METRICS}
             entry[target]["spread_iops"] = spread(t, "iops")
         lin, hm = entry["linear"], entry["hybridmig"]
-        entry["ratio_iops"] = ratio(hm["iops"], lin["iops"])
-        entry["ratio_bw"] = ratio(hm["bw_mib_s"], lin["bw_mib_s"])
-        entry["ratio_clat_p50"] = ratio(hm["clat_p50_us"], lin["clat_p50_us"])
-        entry["ratio_clat_p99"] = ratio(hm["clat_p99_us"], lin["clat_p99_us"])
-        # hybridmig over dm-linear within each round (adjacent runs).
-        paired = []
+        # hybridmig over dm-linear within each round: adjacent runs in one
+        # fio process, so a drift in the machine's speed between rounds
+        # cancels out. Their median is THE ratio.
+        paired = {"iops": [], "bw_mib_s": []}
+        by_order = {"linear_first": [], "hybridmig_first": []}
         for rnd in sorted({r["round"] for r in mine}):
             l = [r for r in mine if r["round"] == rnd and r["target"] == "linear"]
             h = [r for r in mine if r["round"] == rnd and r["target"] == "hybridmig"]
             if l and h:
-                paired.append(ratio(h[0]["iops"], l[0]["iops"]))
-        entry["paired_ratios_iops"] = paired
+                for k in paired:
+                    paired[k].append(ratio(h[0][k], l[0][k]))
+                first = "linear_first" if l[0]["position"] == 1 else "hybridmig_first"
+                by_order[first].append(paired["iops"][-1])
+        entry["ratio_iops"] = round(statistics.median(paired["iops"]), 4) if paired["iops"] else None
+        entry["ratio_bw"] = round(statistics.median(paired["bw_mib_s"]), 4) if paired["bw_mib_s"] else None
+        entry["paired_ratios_iops"] = paired["iops"]
+        # Whichever target runs first in a round tends to do a little
+        # better; an even number of rounds balances that out.
+        entry["paired_ratio_iops_by_order"] = {
+            k: round(statistics.median(v), 4) if v else None for k, v in by_order.items()}
+        # The same from the medians above (equal to the above on a steady
+        # machine; worse when the machine's speed drifts).
+        entry["ratio_iops_of_medians"] = ratio(hm["iops"], lin["iops"])
+        entry["ratio_clat_p50"] = ratio(hm["clat_p50_us"], lin["clat_p50_us"])
+        entry["ratio_clat_p99"] = ratio(hm["clat_p99_us"], lin["clat_p99_us"])
         hm_runs = [r for r in mine if r["target"] == "hybridmig" and "hm_write_bios" in r]
         bios = sum(r["hm_write_bios"] for r in hm_runs)
         ios = sum(r.get("dm_write_ios") or 0 for r in hm_runs)
@@ -134,6 +147,13 @@ def cmd_report(a):
         workloads[wl] = entry
     with open(a.kernel_log) as f:
         bad = [l.rstrip("\n") for l in f][:20]
+    limits = {}
+    if a.queue_limits and os.path.exists(a.queue_limits):
+        with open(a.queue_limits) as f:
+            for line in f:
+                parts = line.split(None, 2)
+                if len(parts) == 3:
+                    limits.setdefault(parts[0], {})[parts[1]] = parts[2].strip()
     doc = {
         "kernel": a.kernel,
         "backing": a.backing,
@@ -147,6 +167,7 @@ def cmd_report(a):
         "workloads": workloads,
         "machine": {"cpus": a.cpus, "mem_mib": a.mem_mib, "accel": "tcg"},
         "goal": GOAL,
+        "queue_limits": limits,
         "kernel_log_problems": bad,
         "guest_seconds": a.guest_seconds,
     }
@@ -172,6 +193,8 @@ def cmd_finish(a):
         "other_vms_max": max(others) if others else None,
         "other_vms_mean": round(statistics.mean(others), 2) if others else None,
     }
+    clock = None if a.icount in (None, "off") else a.icount
+    doc["machine"]["icount"] = clock
     doc["host"] = {
         "cpus": a.host_cpus,
         "loadavg_before": a.load_before,
@@ -188,7 +211,8 @@ def cmd_finish(a):
     os.replace(a.out + ".tmp", a.out)
 
     print(f"pass-through overhead, kernel {doc['kernel']} ({doc['mode']}: "
-          f"{doc['rounds']} rounds x {doc['runtime_s']}s, median), backing: {doc['backing_desc']}")
+          f"{doc['rounds']} rounds x {doc['runtime_s']}s, median)")
+    print(f"  backing: {doc['backing_desc']}; hybridmig table: {doc['hybridmig_table']}")
     print(f"  {'workload':<18} {'dm-linear':>22} {'hybridmig':>22} {'ratio':>7}  "
           f"{'p99 lin/hm (us)':>16}  per-round ratios")
     for wl, e in doc["workloads"].items():
@@ -203,16 +227,18 @@ def cmd_finish(a):
               f"{' '.join(f'{x:.3f}' for x in e['paired_ratios_iops'])}{mark}")
     noise = max(max(e["linear"]["spread_iops"], e["hybridmig"]["spread_iops"])
                 for e in doc["workloads"].values())
-    print(f"  goal: {doc['goal']}; run-to-run spread up to {noise * 100:.1f}% "
-          f"(TCG emulation: only the ratios mean anything)")
+    print(f"  goal: {doc['goal']}; run-to-run spread up to {noise * 100:.1f}%")
+    print(f"  TCG emulation, {'virtual clock -icount ' + clock if clock else 'host clock'}: "
+          f"only the ratios mean anything")
     if doc["kernel_log_problems"]:
         print("  WARNING: the kernel logged problems during the benchmark:")
         for l in doc["kernel_log_problems"][:5]:
             print(f"    {l}")
-    if contention["other_vms_max"]:
+    if contention["other_vms_max"] and not clock:
         print(f"  WARNING: up to {contention['other_vms_max']} other VM(s) ran on this "
               f"{a.host_cpus}-CPU host during the benchmark (load average up to "
-              f"{contention['loadavg_max']}): expect noisy figures")
+              f"{contention['loadavg_max']}), and the guest ran on the host's clock "
+              f"(--realtime): expect noisy figures")
     print(f"  host load average {a.load_before} -> {a.load_after}; results in {a.out}")
     return 0
 
@@ -230,6 +256,7 @@ def main():
     for opt in ("--backing-mib", "--rounds", "--runtime", "--ramp", "--cpus", "--mem-mib"):
         rep.add_argument(opt, type=int, required=True)
     rep.add_argument("--guest-seconds", type=float, required=True)
+    rep.add_argument("--queue-limits")
 
     f = sub.add_parser("finish")
     f.add_argument("overhead_json")
@@ -242,6 +269,7 @@ def main():
     f.add_argument("--source")
     f.add_argument("--wall", type=float)
     f.add_argument("--host-samples")
+    f.add_argument("--icount")
 
     a = p.parse_args()
     return {"report": cmd_report,

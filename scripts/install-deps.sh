@@ -10,6 +10,7 @@ PACKAGES=(
 	linux-headers-amd64 linux-image-amd64			# Debian 12's 6.1
 	linux-headers-6.12-amd64 linux-image-6.12-amd64		# and 6.12
 	linux-source-6.1 sparse					# checkpatch.pl, sparse
+	clang libclang-rt-14-dev libssl-dev			# the protocol fuzzer
 	libdevmapper-dev libjson-c-dev libkeyutils-dev dmsetup	# hybridmigctl
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils	# the test VM
 	fio util-linux e2fsprogs iproute2 python3 procps	# inside the VM

@@ -66,8 +66,8 @@ ev_src=$(dm_events hm-src)
 ev_dst=$(dm_events hm-dst)
 must in_dst dmsetup message hm-dst 0 listen $DST_IP:7000 hybridmig:good
 must in_src dmsetup message hm-src 0 connect $DST_IP:7000 hybridmig:bad
-wait_for 20 test "$(hm_link_error hm-src)" = bad_peer_proof || fail "source error: $(dmsetup status hm-src)"
-wait_for 20 test "$(hm_link_error hm-dst)" = peer_rejected_auth || fail "destination error: $(dmsetup status hm-dst)"
+wait_for 20 link_error_is hm-src bad_peer_proof || fail "source error: $(dmsetup status hm-src)"
+wait_for 20 link_error_is hm-dst peer_rejected_auth || fail "destination error: $(dmsetup status hm-dst)"
 sleep 2
 link_is hm-src connected && fail "connected with a wrong key"
 link_is hm-dst connected && fail "destination connected with a wrong key"

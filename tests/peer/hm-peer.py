@@ -29,6 +29,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # keep the tree clean
 import hmproto as hp  # noqa: E402
 
 STOP = threading.Event()
@@ -280,29 +281,51 @@ def cmd_client(args):
 # --- server --------------------------------------------------------------------
 
 def cmd_server(args):
+    """A destination. By default it behaves as the kernel target does: a
+    newly authenticated connection for a lane replaces the one it had (the
+    source reconnects after failures the destination may not have seen
+    yet), and a new lane 0 starts a new session, ending both old lanes.
+    With --reject-busy it refuses a HELLO for an up lane with REJECT(busy)
+    instead, and never replaces a lane."""
     key = get_key(args)
     install_signals()
     lsock = listen_socket(args.listen)
     lock = threading.Lock()
     lanes = {}          # lane -> conn number
+    conns = {}          # conn number -> {"sock", "replaced_by"}
     state = {"active": 0, "ever_up": False, "last_end": time.monotonic()}
 
     def busy(lane):
         with lock:
-            return lane in lanes
+            return args.reject_busy and lane in lanes
 
     def handle(sock, addr, n):
         with lock:
             state["active"] += 1
+            conns[n] = {"sock": sock, "replaced_by": None}
         tag = "conn %d" % n
         lane = None
         try:
             def claim(ln):
+                victims = []
                 with lock:
-                    if ln in lanes:
-                        return False
+                    if args.reject_busy:
+                        if ln in lanes:
+                            return False
+                    else:
+                        old = list(lanes.items()) if ln == hp.LANE_CONTROL \
+                            else [(ln, lanes[ln])] if ln in lanes else []
+                        for oln, on in old:
+                            del lanes[oln]
+                            conns[on]["replaced_by"] = n
+                            victims.append(conns[on]["sock"])
                     lanes[ln] = n
-                    return True
+                for v in victims:
+                    try:
+                        v.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return True
             try:
                 ch = hp.server_handshake(sock, key, args.handshake_timeout,
                                          lane_busy=busy, claim_lane=claim)
@@ -329,13 +352,19 @@ def cmd_server(args):
                         if args.verbose else None)
                 log("%s: closed: server stopping" % tag)
             except (hp.ProtoError, OSError) as e:
-                log("%s: closed: %s" % (tag, e))
+                with lock:
+                    by = conns[n]["replaced_by"]
+                if by is not None:
+                    log("%s: closed: replaced by conn %d" % (tag, by))
+                else:
+                    log("%s: closed: %s" % (tag, e))
             ch.close()
         finally:
             sock.close()
             with lock:
                 if lane is not None and lanes.get(lane) == n:
                     del lanes[lane]
+                del conns[n]
                 state["active"] -= 1
                 state["last_end"] = time.monotonic()
 
@@ -852,6 +881,9 @@ def main(argv=None):
                    "connections closed")
     p.add_argument("--handshake-timeout", type=float,
                    default=hp.HANDSHAKE_TIMEOUT)
+    p.add_argument("--reject-busy", action="store_true",
+                   help="answer a HELLO for an up lane with REJECT(busy) "
+                   "instead of replacing the lane once authenticated")
     p.add_argument("--ping-interval", type=float, default=None,
                    metavar="SECONDS", help="also PING each lane this often")
     p.add_argument("--ping-timeout", type=float, default=5.0)

@@ -57,8 +57,9 @@ LABEL_CLIENT_PROOF = b"hybridmig v1 client proof"
 LABEL_KEY_C2S = b"hybridmig v1 key c2s"
 LABEL_KEY_S2C = b"hybridmig v1 key s2c"
 
-# The server gives a client this long to complete its handshake.
-HANDSHAKE_TIMEOUT = 5.0
+# Each side gives the other this long to complete a handshake (the
+# kernel's HM_HANDSHAKE_TIMEOUT).
+HANDSHAKE_TIMEOUT = 3.0
 # A peer that stops reading for this long is given up.
 SEND_TIMEOUT = 30.0
 

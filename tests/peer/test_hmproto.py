@@ -26,6 +26,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # keep the tree clean
 import hmproto as hp  # noqa: E402
 
 PEER = os.path.join(HERE, "hm-peer.py")
@@ -56,51 +57,64 @@ def eq(a, b, what=""):
 # --- Processes -------------------------------------------------------------------
 
 class Proc:
-    """A hm-peer.py subcommand in the background."""
+    """A hm-peer.py subcommand in the background, its output in a file."""
+
+    _n = 0
 
     def __init__(self, *args, listens=True):
+        Proc._n += 1
+        self.path = os.path.join(TMP, "%s-%d.log" % (args[0], Proc._n))
+        self.out = open(self.path, "w")
         self.p = subprocess.Popen(
-            [sys.executable, PEER] + list(args), stdout=subprocess.PIPE,
+            [sys.executable, PEER] + list(args), stdout=self.out,
             stderr=subprocess.STDOUT, text=True)
         self.port = None
-        self.first = ""
         if listens:
-            r, _, _ = select.select([self.p.stdout], [], [], 10)
-            check(r, "%s printed nothing in 10s" % args[0])
-            self.first = self.p.stdout.readline()
-            check(self.first.startswith("listening on "),
-                  "%s: %r" % (args[0], self.first))
-            self.port = int(self.first.rsplit(":", 1)[1])
+            deadline = time.monotonic() + 10
+            while "\n" not in self.log() and time.monotonic() < deadline:
+                if self.p.poll() is not None:
+                    break
+                time.sleep(0.02)
+            first = self.log().split("\n", 1)[0]
+            check(first.startswith("listening on "),
+                  "%s: %r" % (args[0], self.log()))
+            self.port = int(first.rsplit(":", 1)[1])
 
     @property
     def addr(self):
         return "127.0.0.1:%d" % self.port
 
+    def log(self):
+        """Everything it printed so far."""
+        with open(self.path) as f:
+            return f.read()
+
+    def _finish(self, timeout, what):
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise Fail("did not exit %s within %gs" % (what, timeout))
+        finally:
+            self.out.close()
+
     def stop(self, timeout=5):
         """SIGTERM, then the whole output; fails if it does not exit."""
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
-        try:
-            rest, _ = self.p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.communicate()
-            raise Fail("did not exit on SIGTERM within %ds" % timeout)
-        return self.first + rest
+        self._finish(timeout, "on SIGTERM")
+        return self.log()
 
     def wait(self, timeout=20):
-        try:
-            rest, _ = self.p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.communicate()
-            raise Fail("did not exit within %ds" % timeout)
-        return self.p.returncode, self.first + rest
+        self._finish(timeout, "by itself")
+        return self.p.returncode, self.log()
 
     def kill(self):
         if self.p.poll() is None:
             self.p.kill()
-            self.p.communicate()
+            self.p.wait()
+        self.out.close()
 
 
 def run(*args, timeout=30):
@@ -468,7 +482,7 @@ def test_cli_wrong_key():
 
 
 def test_cli_busy():
-    with Server() as srv:
+    with Server("--reject-busy") as srv:
         holder = subprocess.Popen(
             [sys.executable, PEER, "client", "--connect", srv.addr,
              "--key-file", KEYFILE, "--lanes", "0", "--hold", "2"],
@@ -487,19 +501,34 @@ def test_cli_busy():
         srv.stop()
 
 
-_peek = {}
+def test_cli_replace():
+    """As the kernel: an authenticated lane replaces the old one; a new
+    lane 0 ends the old session's lane 1 as well."""
+    with Server() as srv:
+        holder = subprocess.Popen(
+            [sys.executable, PEER, "client", "--connect", srv.addr,
+             "--key-file", KEYFILE, "--lanes", "0,1", "--hold", "15"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 5
+        while "lane 1: up" not in srv_log_peek(srv) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        # A wrong key replaces nothing.
+        rc, out, _ = client(srv.addr, "--lanes", "0", "--skip-server-proof",
+                            key=WRONGFILE)
+        eq((rc, out.strip()), (1, "lane 0: rejected auth"), "wrong key")
+        rc, out, _ = client(srv.addr, "--lanes", "0", "--ping", "1")
+        eq((rc, out.strip()), (0, "lane 0: connected"), "new lane 0")
+        hout, _ = holder.communicate(timeout=10)
+        eq(hout.splitlines(), ["lane 0: closed", "lane 1: closed"],
+           "the old session ended")
+        log = srv.stop()
+    eq(log.count("closed: replaced by conn"), 2, log)
 
 
 def srv_log_peek(srv):
-    """Lines the server printed so far (non-blocking)."""
-    buf = _peek.setdefault(id(srv), [])
-    fd = srv.proc.p.stdout
-    while select.select([fd], [], [], 0)[0]:
-        line = fd.readline()
-        if not line:
-            break
-        buf.append(line)
-    return "".join(buf)
+    """Lines the server printed so far."""
+    return srv.proc.log()
 
 
 def test_cli_reflect_server():
@@ -707,7 +736,8 @@ TESTS = [
     ("cli: client and server, two lanes", test_cli_client_server),
     ("cli: server pings, client answers", test_cli_server_pings_client),
     ("cli: wrong key", test_cli_wrong_key),
-    ("cli: busy lane", test_cli_busy),
+    ("cli: busy lane (--reject-busy)", test_cli_busy),
+    ("cli: authenticated lane replaces the old", test_cli_replace),
     ("cli: reflect-server refused by client", test_cli_reflect_server),
     ("cli: reflect-client refused by server", test_cli_reflect_client),
     ("cli: garbage modes, server survives", test_cli_garbage),

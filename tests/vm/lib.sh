@@ -160,3 +160,7 @@ link_is() {
 dm_events() {
 	dmsetup info -c --noheadings -o events "$1" | tr -d ' '
 }
+
+link_error_is() {
+	[ "$(hm_link_error "$1")" = "$2" ]
+}

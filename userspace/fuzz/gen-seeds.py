@@ -18,6 +18,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "peer"))
+sys.dont_write_bytecode = True  # keep the tree clean
 import hmproto as hp  # noqa: E402
 
 KEY = b"hybridmig fuzz key"
