@@ -6,7 +6,7 @@
 data=$(mkloop data 64)
 dm_create hm "0 $(sectors "$data") hybridmig source $data - 128"
 
-read -r role phase chunk total dirty hot thr writes <<< "$(dmsetup status hm | cut -d' ' -f4-)"
+read -r role phase chunk total dirty hot thr writes link _ <<< "$(dmsetup status hm | cut -d' ' -f4-)"
 assert_eq source "$role" role
 assert_eq tracking "$phase" phase
 assert_eq 128 "$chunk" chunk_sectors
@@ -15,6 +15,7 @@ assert_eq 1024 "$dirty" "dirty chunks of an all-dirty start"
 assert_eq 0 "$hot" hot_chunks
 assert_eq 4 "$thr" hot_threshold
 assert_eq 0 "$writes" write_bios
+assert_eq none "$link" link_state
 
 majmin=$(lsblk -dno MAJ:MIN "$data" | tr -d ' ')
 assert_eq "0 131072 hybridmig source $majmin - 128" "$(dmsetup table hm)" table
