@@ -863,6 +863,7 @@ static void hm_server_handshake(struct hm_link *link, struct socket *sock)
 	if (hdr.lane == HM_LANE_CONTROL) {
 		hm_link_close_lanes(link);
 		atomic_set(&link->broken, 0);
+		hm_link_set_state(link, HM_LINK_LISTENING);
 	}
 	lc = &link->lanes[hdr.lane];
 	hm_lane_close(lc);

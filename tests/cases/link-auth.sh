@@ -101,3 +101,6 @@ must in_src dmsetup message hm-src 0 connect $DST_IP:7999 hybridmig:good
 sleep 1
 must dmsetup remove hm-src
 must dmsetup remove hm-dst
+# Nothing of the links is left holding the module.
+must rmmod dm_hybridmig
+must insmod "$HM_KO"
