@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The main job (make demo): boot a test VM, create a hybridmig source device
-# over a 256 MiB volume, run a VM-like write workload on it, and report what
-# the target tracked (text and JSON in build/demo/).
-#
-# This version of hybridmig implements the source's dirty tracking; the
-# demo grows into a full migration as the transport and handover land.
+# over a 256 MiB volume, run a VM-like write workload on it, connect it to a
+# destination device on a second "host" (network namespace) with a shared
+# key, and report what was tracked and how the link came up (text and JSON
+# in build/demo/). The demo grows into a full migration as push, handover
+# and post-copy land.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
