@@ -191,6 +191,7 @@ static const char *hm_errno_name(int r)
 	case -ENETDOWN:
 		return "unreachable";
 	case -ECONNRESET:
+	case -ECONNABORTED:
 	case -EPIPE:
 		return "connection_reset";
 	case -ESHUTDOWN:
@@ -1058,7 +1059,9 @@ int hm_link_start(struct hm_dev *hd, const char *dev_name, bool server,
 	}
 	get_task_struct(t);
 	link->thread = t;
+	mutex_lock(&hd->link_lock);
 	hd->link = link;
+	mutex_unlock(&hd->link_lock);
 	wake_up_process(t);
 	return 0;
 
@@ -1067,19 +1070,53 @@ bad:
 	return r;
 }
 
-/* Close the link of @hd, if any. Called under hd->msg_lock, or at free. */
+/*
+ * Close the link of @hd, if any. Called under hd->msg_lock, or at free;
+ * status may look at the link until it is unpublished under link_lock.
+ */
 void hm_link_stop(struct hm_dev *hd)
 {
 	struct hm_link *link = hd->link;
 
 	if (!link)
 		return;
+	mutex_lock(&hd->link_lock);
 	hd->link = NULL;
+	mutex_unlock(&hd->link_lock);
 	if (link->listener)
 		kernel_sock_shutdown(link->listener, SHUT_RDWR);
 	kthread_stop(link->thread);
 	put_task_struct(link->thread);
 	hm_link_free(link);
+}
+
+/*
+ * Send @count PINGs over every lane, back to back: a link check, and a way
+ * to keep the link busy in tests. Stops at the first error. Called under
+ * hd->msg_lock; returns the number sent, or a negative error.
+ */
+long hm_link_ping(struct hm_dev *hd, unsigned int count)
+{
+	struct hm_link *link = hd->link;
+	struct hm_ping ping;
+	unsigned int i, lane;
+	int r;
+
+	if (!link || READ_ONCE(link->state) != HM_LINK_CONNECTED)
+		return -ENOTCONN;
+	for (i = 0; i < count; i++) {
+		ping.cookie = cpu_to_be64(i);
+		for (lane = 0; lane < HM_NR_LANES; lane++) {
+			r = hm_lane_send(link, &link->lanes[lane], HM_FRAME_PING,
+					 &ping, sizeof(ping));
+			if (r)
+				return r;
+		}
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return count;
 }
 
 static const char *hm_link_state_name(enum hm_link_state state)

@@ -231,6 +231,7 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti, dev_t data_devt,
 	hd->chunk_shift = ilog2(cfg->chunk_sectors);
 	hd->hot_threshold = HM_DEFAULT_HOT_THRESHOLD;
 	mutex_init(&hd->msg_lock);
+	mutex_init(&hd->link_lock);
 	mutex_init(&hd->event_lock);
 	hd->live_ti = ti;
 	list_add(&hd->list, &hm_devs);
@@ -298,6 +299,7 @@ static void hm_dev_put(struct hm_dev *hd)
 
 	hm_link_stop(hd);
 	mutex_destroy(&hd->event_lock);
+	mutex_destroy(&hd->link_lock);
 	mutex_destroy(&hd->msg_lock);
 	hm_tracker_free(&hd->tracker);
 	kfree(hd);
@@ -642,9 +644,9 @@ static void hm_status(struct dm_target *ti, status_type_t type,
 		       (unsigned long long)hd->chunk_sectors, t->nr_chunks,
 		       atomic_long_read(&t->nr_dirty), hm_nr_hot(t, threshold),
 		       threshold, atomic64_read(&t->nr_write_bios));
-		mutex_lock(&hd->msg_lock);
+		mutex_lock(&hd->link_lock);
 		hm_link_emit_status(hd, result, maxlen, &sz);
-		mutex_unlock(&hd->msg_lock);
+		mutex_unlock(&hd->link_lock);
 		break;
 
 	case STATUSTYPE_TABLE:
@@ -731,6 +733,27 @@ static int hm_msg_open_link(struct dm_target *ti, struct hm_dev *hd,
 			     addr, key_desc);
 }
 
+/* ping <count>: send count PINGs on every lane, reply with the number sent. */
+static int hm_msg_ping(struct dm_target *ti, struct hm_dev *hd,
+		       const char *arg, char *result, unsigned int maxlen)
+{
+	unsigned int count, sz = 0;
+	long sent;
+
+	if (kstrtouint(arg, 10, &count) || !count || count > HM_MAX_PINGS) {
+		DMERR("ping: expected a count of 1..%u", HM_MAX_PINGS);
+		return -EINVAL;
+	}
+	sent = hm_link_ping(hd, count);
+	if (sent < 0) {
+		DMERR("%s: ping failed: error %ld", dm_table_device_name(ti->table),
+		      sent);
+		return sent;
+	}
+	DMEMIT("%ld", sent);
+	return 1;
+}
+
 /*
  * Messages:
  *   set hot_threshold <1..15>
@@ -738,6 +761,7 @@ static int hm_msg_open_link(struct dm_target *ti, struct hm_dev *hd,
  *   connect <host:port> <key_description>	(source)
  *   listen <host:port> <key_description>	(destination)
  *   disconnect
+ *   ping <count>	(replies with the number of PINGs sent per lane)
  */
 static int hm_message(struct dm_target *ti, unsigned int argc, char **argv,
 		      char *result, unsigned int maxlen)
@@ -752,6 +776,8 @@ static int hm_message(struct dm_target *ti, unsigned int argc, char **argv,
 	} else if (argc == 3 && (!strcasecmp(argv[0], "connect") ||
 				 !strcasecmp(argv[0], "listen"))) {
 		r = hm_msg_open_link(ti, hd, argv[0], argv[1], argv[2]);
+	} else if (argc == 2 && !strcasecmp(argv[0], "ping")) {
+		r = hm_msg_ping(ti, hd, argv[1], result, maxlen);
 	} else if (argc == 1 && !strcasecmp(argv[0], "disconnect")) {
 		r = hd->link ? 0 : -ENOTCONN;
 		if (r)

@@ -36,6 +36,9 @@
 #define HM_HOT_PER_WORD		(32U / HM_HOT_BITS)
 #define HM_DEFAULT_HOT_THRESHOLD 4U
 
+/* The most PINGs one "ping" message sends per lane. */
+#define HM_MAX_PINGS		1000000U
+
 enum hm_role {
 	HM_ROLE_SOURCE,
 	HM_ROLE_DEST,
@@ -85,7 +88,8 @@ struct hm_dev {
 	unsigned int chunk_shift;
 	unsigned int hot_threshold;	/* READ_ONCE/WRITE_ONCE */
 
-	struct mutex msg_lock;		/* serialises messages, guards link */
+	struct mutex msg_lock;		/* serialises messages: link start/stop */
+	struct mutex link_lock;		/* publishes link to status */
 	struct hm_link *link;		/* connection to the peer, or NULL */
 	struct mutex event_lock;	/* guards live_ti */
 	struct dm_target *live_ti;	/* target of the live table */
@@ -99,6 +103,7 @@ void hm_dev_event(struct hm_dev *hd);
 int hm_link_start(struct hm_dev *hd, const char *dev_name, bool server,
 		  const char *addr, const char *key_desc);
 void hm_link_stop(struct hm_dev *hd);
+long hm_link_ping(struct hm_dev *hd, unsigned int count);
 void hm_link_emit_status(struct hm_dev *hd, char *result, unsigned int maxlen,
 			 unsigned int *size);
 

@@ -49,3 +49,34 @@ for _ in 1 2 3 4 5; do
 	sleep 0.3
 done
 connected_again 4
+
+# Busy: a stream of PINGs in flight on both lanes when the link breaks.
+busy_start() {
+	in_src dmsetup message hm-src 0 ping 1000000 > /tmp/hm-ping.out 2>&1 &
+	busy=$!
+	local f0
+	f0=$(hm_field hm-src 15)
+	sleep 2
+	[ "$(hm_field hm-src 15)" -gt $((f0 + 100)) ] || fail "the link is not busy: $(dmsetup status hm-src)"
+}
+busy_end() {
+	wait $busy && fail "ping went through a broken link: $(cat /tmp/hm-ping.out)"
+	echo "ping ended: $(tail -n1 /tmp/hm-ping.out)"
+}
+
+note "TCP connections killed while busy"
+busy_start
+must in_src ss -K dst $DST_IP
+busy_end
+connected_again 9
+
+note "link down while busy, then up"
+busy_start
+must ip -n src link set veth-s down
+busy_end
+must ip -n src link set veth-s up
+connected_again 10
+
+note "a busy link carries on after the faults"
+in_src dmsetup message hm-src 0 ping 2000 > /tmp/hm-ping.out || fail "ping after recovery: $(cat /tmp/hm-ping.out)"
+assert_eq 2000 "$(cat /tmp/hm-ping.out)" "PINGs sent per lane"
