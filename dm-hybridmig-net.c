@@ -61,6 +61,7 @@ struct hm_lane_conn {
 	struct crypto_shash *tx_mac;	/* keyed with this side's key */
 	struct crypto_shash *rx_mac;	/* keyed with the peer's key */
 	struct mutex tx_lock;		/* frames go out whole and in order */
+	bool closing;			/* we are closing it: not a failure */
 	u64 tx_seq;
 	u64 rx_seq;
 	unsigned long last_tx;		/* jiffies, for keepalive */
@@ -185,6 +186,7 @@ static const char *hm_errno_name(int r)
 		return "connection_refused";
 	case -ETIMEDOUT:
 	case -EAGAIN:
+	case -EINPROGRESS:	/* connect() timed out */
 		return "timeout";
 	case -EHOSTUNREACH:
 	case -ENETUNREACH:
@@ -587,6 +589,7 @@ static void hm_lane_close(struct hm_lane_conn *lc)
 
 	if (!sock)
 		return;
+	WRITE_ONCE(lc->closing, true);
 	kernel_sock_shutdown(sock, SHUT_RDWR);
 	if (lc->rx_thread) {
 		kthread_stop(lc->rx_thread);
@@ -621,11 +624,11 @@ static bool hm_link_all_lanes_up(struct hm_link *link)
 static void hm_lane_failed(struct hm_link *link, struct hm_lane_conn *lc,
 			   int r)
 {
-	if (!kthread_should_stop()) {
-		hm_link_error(link, hm_errno_name(r), false);
-		DMWARN_LIMIT("%s: lane %u to %s lost: %s", link->dev_name, lc->lane,
-			     link->addr_str, hm_errno_name(r));
-	}
+	if (kthread_should_stop() || READ_ONCE(lc->closing))
+		return;
+	hm_link_error(link, hm_errno_name(r), false);
+	DMWARN_LIMIT("%s: lane %u to %s lost: %s", link->dev_name, lc->lane,
+		     link->addr_str, hm_errno_name(r));
 	atomic_set(&link->broken, 1);
 	wake_up(&link->wait);
 }
@@ -709,6 +712,7 @@ static void hm_lane_attach(struct hm_lane_conn *lc, struct socket *sock)
 {
 	mutex_lock(&lc->tx_lock);
 	lc->sock = sock;
+	lc->closing = false;
 	lc->tx_seq = 0;
 	lc->rx_seq = 0;
 	mutex_unlock(&lc->tx_lock);
@@ -1013,8 +1017,8 @@ int hm_link_start(struct hm_dev *hd, const char *dev_name, bool server,
 	int r;
 
 	if (hd->link) {
-		DMERR("%s: already %s; send disconnect first", dev_name,
-		      server ? "listening" : "connected");
+		DMERR("%s: a link is already open; send disconnect first",
+		      dev_name);
 		return -EBUSY;
 	}
 
@@ -1023,6 +1027,7 @@ int hm_link_start(struct hm_dev *hd, const char *dev_name, bool server,
 		return -ENOMEM;
 	link->hd = hd;
 	link->server = server;
+	link->state = server ? HM_LINK_LISTENING : HM_LINK_CONNECTING;
 	strscpy(link->dev_name, dev_name, sizeof(link->dev_name));
 	strscpy(link->addr_str, addr, sizeof(link->addr_str));
 	init_waitqueue_head(&link->wait);
@@ -1063,6 +1068,7 @@ int hm_link_start(struct hm_dev *hd, const char *dev_name, bool server,
 	hd->link = link;
 	mutex_unlock(&hd->link_lock);
 	wake_up_process(t);
+	hm_dev_event(hd);
 	return 0;
 
 bad:
@@ -1088,6 +1094,7 @@ void hm_link_stop(struct hm_dev *hd)
 	kthread_stop(link->thread);
 	put_task_struct(link->thread);
 	hm_link_free(link);
+	hm_dev_event(hd);
 }
 
 /*

@@ -823,7 +823,7 @@ static void hm_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type hybridmig_target = {
 	.name = "hybridmig",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.module = THIS_MODULE,
 	.ctr = hm_ctr,
 	.dtr = hm_dtr,

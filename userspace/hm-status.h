@@ -27,7 +27,7 @@ struct json_object;
  *   [<link_state> <address> <reconnects> <last_error> <tx_bytes>
  *    <rx_bytes> <tx_frames> <rx_frames> [<more fields>...]]
  *
- * A status without the link fields (target 1.0) reads as link state
+ * A status without the link fields (target 1.0.0) reads as link state
  * "none"; "-" in address or last_error reads as an empty string.
  */
 struct hm_status {
