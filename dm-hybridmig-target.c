@@ -495,9 +495,17 @@ static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad;
 
-	r = dm_set_target_max_io_len(ti, cfg.chunk_sectors);
-	if (r)
-		goto bad;
+	/*
+	 * The destination handles I/O chunk by chunk, so dm core splits its
+	 * bios at chunk boundaries. The source only marks the chunks a write
+	 * covers, whatever its span (see hm_map()); splitting its large
+	 * writes would cost a quarter of their throughput (bench/).
+	 */
+	if (cfg.role == HM_ROLE_DEST) {
+		r = dm_set_target_max_io_len(ti, cfg.chunk_sectors);
+		if (r)
+			goto bad;
+	}
 
 	hd = hm_dev_get(ti, ht->data_dev->bdev->bd_dev, &cfg);
 	if (IS_ERR(hd)) {
@@ -595,7 +603,7 @@ static int hm_map(struct dm_target *ti, struct bio *bio)
 	if (!hm_bio_modifies_data(bio))
 		return DM_MAPIO_REMAPPED;
 
-	/* Discards and write-zeroes may span several chunks. */
+	/* A write may span several chunks: mark every one it touches. */
 	hb->first_chunk = offset >> hd->chunk_shift;
 	hb->last_chunk = (offset + bio_sectors(bio) - 1) >> hd->chunk_shift;
 	hb->tracked = true;

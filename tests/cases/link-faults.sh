@@ -56,8 +56,8 @@ busy_start() {
 	busy=$!
 	local f0
 	f0=$(hm_field hm-src 15)
-	sleep 2
-	[ "$(hm_field hm-src 15)" -gt $((f0 + 100)) ] || fail "the link is not busy: $(dmsetup status hm-src)"
+	wait_for 30 sh -c "[ \$(dmsetup status hm-src | cut -d' ' -f18) -gt $((f0 + 1000)) ]" ||
+		fail "the link is not busy: $(dmsetup status hm-src)"
 }
 busy_end() {
 	wait $busy && fail "ping went through a broken link: $(cat /tmp/hm-ping.out)"
