@@ -59,7 +59,7 @@ if [ "$quick" = 1 ]; then
 	ramp=1
 else
 	runtime=10
-	ramp=2
+	ramp=1
 fi
 rounds_log=$results/rounds.jsonl
 work=/tmp/hm-bench

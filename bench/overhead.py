@@ -204,6 +204,8 @@ def cmd_finish(a):
         "source": a.source,
         "bench_run_seconds": a.wall,
         "contention": contention,
+        "guest_crashes_retried": a.retried,
+        "fallback": a.fallback or None,
     }
     with open(a.out + ".tmp", "w") as f:
         json.dump(doc, f, indent=1)
@@ -230,6 +232,8 @@ def cmd_finish(a):
     print(f"  goal: {doc['goal']}; run-to-run spread up to {noise * 100:.1f}%")
     print(f"  TCG emulation, {'virtual clock -icount ' + clock if clock else 'host clock'}: "
           f"only the ratios mean anything")
+    if a.fallback:
+        print(f"  NOTE: {a.fallback}")
     if doc["kernel_log_problems"]:
         print("  WARNING: the kernel logged problems during the benchmark:")
         for l in doc["kernel_log_problems"][:5]:
@@ -270,6 +274,8 @@ def main():
     f.add_argument("--wall", type=float)
     f.add_argument("--host-samples")
     f.add_argument("--icount")
+    f.add_argument("--retried", type=int, default=0)
+    f.add_argument("--fallback")
 
     a = p.parse_args()
     return {"report": cmd_report,
