@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # timeout: 600
 # Data written through the target verifies (fio crc32c, random and
-# sequential, 512 B to 200 KiB, unaligned to chunks), and a device fed the
-# same writes as a dm-linear twin ends up byte-identical to it.
+# sequential, 512 B to 1 MiB, unaligned to chunks, with flushes and FUA),
+# and a device fed the same writes as a dm-linear twin ends up
+# byte-identical to it.
 . "$HM_REPO/tests/vm/lib.sh"
 
 command -v fio >/dev/null || fail "fio is not installed"
@@ -49,4 +50,7 @@ fio_verify rand-mixed --rw=randwrite --bssplit=512/20:4k/30:12k/20:68k/20:200k/1
 fio_verify rand-512 --rw=randwrite --bs=512 --size=8M --offset=40M
 fio_verify seq-68k --rw=write --bs=68k
 fio_verify seq-1m --rw=write --bs=1M --offset=512
+# Flushes (fsync: REQ_PREFLUSH) and FUA writes (O_DSYNC on a block device).
+fio_verify rand-fsync --rw=randwrite --bs=16k --size=8M --offset=64M --fsync=4
+fio_verify rand-fua --rw=randwrite --bs=8k --size=8M --offset=72M --sync=dsync
 
