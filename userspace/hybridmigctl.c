@@ -96,8 +96,9 @@ static void hm_usage(FILE *f)
 	      "  1  wrong parameters (unknown command or option, bad arguments)\n"
 	      "  2  permission denied\n"
 	      "  3  out of memory\n"
-	      "  4  wrong device specified (not found, or not a hybridmig device)\n"
-	      "  5  device busy or already exists\n"
+	      "  4  wrong device or file specified (not found, not a hybridmig\n"
+	      "     device, no such key)\n"
+	      "  5  device busy or already exists (also: key file exists)\n"
 	      "  6  unexpected failure (device-mapper error, unparsable status)\n"
 	      "\n"
 	      "Run '" HM_PROG " <command> --help' for help on a command.\n", f);
