@@ -62,6 +62,7 @@ struct hm_lane_conn {
 	struct crypto_shash *rx_mac;	/* keyed with the peer's key */
 	struct mutex tx_lock;		/* frames go out whole and in order */
 	bool closing;			/* we are closing it: not a failure */
+	bool up;			/* authenticated and running: under tx_lock */
 	u64 tx_seq;
 	u64 rx_seq;
 	unsigned long last_tx;		/* jiffies, for keepalive */
@@ -259,14 +260,15 @@ static int hm_recv_all(struct socket *sock, void *buf, size_t len,
 		vec.iov_base = buf + done;
 		vec.iov_len = len - done;
 		r = kernel_recvmsg(sock, &msg, &vec, 1, len - done, MSG_WAITALL);
-		if (r > 0) {
+		if (r > 0)
 			done += r;
-			continue;
-		}
-		if (!r)
+		else if (!r)
 			return -ESHUTDOWN;
-		if (r != -EAGAIN && r != -EINTR && r != -ERESTARTSYS)
+		else if (r != -EAGAIN && r != -EINTR && r != -ERESTARTSYS)
 			return r;
+		if (done == len)
+			break;
+		/* Checked after every round: a peer trickling bytes gains nothing. */
 		if (kthread_should_stop())
 			return -EINTR;
 		if (time_after(jiffies, deadline))
@@ -293,7 +295,12 @@ static int hm_lane_send(struct hm_link *link, struct hm_lane_conn *lc,
 	int r;
 
 	mutex_lock(&lc->tx_lock);
-	if (!lc->sock) {
+	/*
+	 * Session frames go only on a lane that is up: never into a handshake
+	 * (a sender that raced with a reconnect). WELCOME is the one session
+	 * frame of the handshake.
+	 */
+	if (!lc->sock || (session && type != HM_FRAME_WELCOME && !lc->up)) {
 		r = -ENOTCONN;
 		goto out;
 	}
@@ -317,6 +324,11 @@ static int hm_lane_send(struct hm_link *link, struct hm_lane_conn *lc,
 		lc->last_tx = jiffies;
 		atomic64_add(total, &link->tx_bytes);
 		atomic64_inc(&link->tx_frames);
+	} else if (lc->up) {
+		/* Part of a frame may be out: nothing can follow it. */
+		lc->up = false;
+		atomic_set(&link->broken, 1);
+		wake_up(&link->wait);
 	}
 out:
 	mutex_unlock(&lc->tx_lock);
@@ -591,6 +603,9 @@ static void hm_lane_close(struct hm_lane_conn *lc)
 		return;
 	WRITE_ONCE(lc->closing, true);
 	kernel_sock_shutdown(sock, SHUT_RDWR);
+	mutex_lock(&lc->tx_lock);
+	lc->up = false;
+	mutex_unlock(&lc->tx_lock);
 	if (lc->rx_thread) {
 		kthread_stop(lc->rx_thread);
 		put_task_struct(lc->rx_thread);
@@ -698,6 +713,9 @@ static int hm_lane_start(struct hm_link *link, struct hm_lane_conn *lc)
 	lc->last_rx = jiffies;
 	lc->last_tx = jiffies;
 	lc->sock->sk->sk_sndtimeo = HM_DEAD_TIMEOUT;
+	mutex_lock(&lc->tx_lock);
+	lc->up = true;
+	mutex_unlock(&lc->tx_lock);
 	t = kthread_create(hm_lane_rx_thread, lc, "hm-rx%u/%s", lc->lane,
 			   link->dev_name);
 	if (IS_ERR(t))
@@ -770,6 +788,7 @@ static int hm_client_thread(void *data)
 	while (!kthread_should_stop()) {
 		hm_link_set_state(link, HM_LINK_CONNECTING);
 		if (hm_client_connect(link)) {
+			atomic_set(&link->broken, 0);
 			hm_link_set_state(link, HM_LINK_RETRYING);
 			wait_event_interruptible_timeout(link->wait,
 							 kthread_should_stop(),
@@ -873,10 +892,12 @@ static void hm_server_handshake(struct hm_link *link, struct socket *sock)
 	lc = &link->lanes[hdr.lane];
 	hm_lane_close(lc);
 	hm_lane_attach(lc, sock);
+	mutex_lock(&lc->tx_lock);
 	lc->tx_seq = probe.tx_seq;
 	lc->rx_seq = probe.rx_seq;
 	lc->tx_mac = probe.tx_mac;
 	lc->rx_mac = probe.rx_mac;
+	mutex_unlock(&lc->tx_lock);
 	if (hm_lane_start(link, lc)) {
 		hm_lane_close(lc);
 		return;
