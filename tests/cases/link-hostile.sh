@@ -42,6 +42,35 @@ done
 in_src $peer garbage --connect $DST_IP:7000 --mode flood --count 40 --hold 2 --timeout 30 > /tmp/hm-garbage 2>&1
 echo "flood: $(tail -n1 /tmp/hm-garbage)"
 
+note "a peer trickling its HELLO byte by byte is cut off by the handshake deadline"
+t0=$(date +%s)
+in_src $peer garbage --connect $DST_IP:7000 --mode slow --count 1 --slow-delay 0.5 --timeout 60 > /tmp/hm-garbage 2>&1
+t=$(( $(date +%s) - t0 ))
+echo "slow: $(tail -n1 /tmp/hm-garbage) after ${t}s"
+[ "$t" -lt 20 ] || fail "a trickling peer held the destination for ${t}s (HELLO at 2 bytes/s takes 32 s)"
+
+note "a peer sending a header, then trickling the payload, is cut off too"
+in_src python3 - "$HM_REPO/tests/peer" $DST_IP <<'PY' || fail "a payload trickle held the destination"
+import os, socket, sys, time
+sys.path.insert(0, sys.argv[1])
+import hmproto as hp
+frame = hp.encode_frame(hp.HELLO, 0, 0, hp.hello_payload(os.urandom(32)))
+s = socket.create_connection((sys.argv[2], 7000), timeout=5)
+s.sendall(frame[:24])
+t0 = time.time()
+try:
+    for b in frame[24:]:            # 40 bytes at 2/s would take 20 s
+        s.sendall(bytes([b]))
+        time.sleep(0.5)
+    s.settimeout(10)
+    closed = s.recv(1) == b""
+except OSError:
+    closed = True
+took = time.time() - t0
+print("payload trickle cut off after %.1fs" % took)
+sys.exit(0 if closed and took < 12 else 1)
+PY
+
 note "the real source still gets in"
 must in_src dmsetup message hm-src 0 connect $DST_IP:7000 hybridmig:k
 wait_for 60 link_is hm-src connected || fail "legitimate source locked out: $(dmsetup status hm-src)"
