@@ -187,6 +187,19 @@ uint64_t hm_status_dirty_bytes(const struct hm_status *st,
 	return dirty < size ? dirty : size;
 }
 
+/* Add @val (a new object, or NULL if its allocation failed) under @key. */
+static int hm_json_add(struct json_object *obj, const char *key,
+		       struct json_object *val)
+{
+	if (!val)
+		return -ENOMEM;
+	if (json_object_object_add(obj, key, val)) {
+		json_object_put(val);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /*
  * Numbers are int64 in JSON; the few that cannot be (only a corrupt or
  * far-future status could have them) are written as uint64 rather than
@@ -201,27 +214,13 @@ static int hm_json_add_u64(struct json_object *obj, const char *key,
 		val = json_object_new_int64((int64_t)v);
 	else
 		val = json_object_new_uint64(v);
-	if (!val)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, val)) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
+	return hm_json_add(obj, key, val);
 }
 
 static int hm_json_add_string(struct json_object *obj, const char *key,
 			      const char *s)
 {
-	struct json_object *val = json_object_new_string(s);
-
-	if (!val)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, val)) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
+	return hm_json_add(obj, key, json_object_new_string(s));
 }
 
 /* A string, or null for an empty one. */

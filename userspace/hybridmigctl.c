@@ -37,26 +37,30 @@
 
 #define HM_VERSION	"0.1.0"
 
+/* The one error line: "hybridmigctl: error: <message><tail>". */
+static void hm_verr(const char *tail, const char *fmt, va_list ap)
+{
+	fputs(HM_PROG ": error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs(tail, stderr);
+}
+
 void hm_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs(HM_PROG ": error: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	hm_verr("\n", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int hm_usage_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs(HM_PROG ": error: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	hm_verr("; see " HM_PROG " --help\n", fmt, ap);
 	va_end(ap);
-	fputs("; see " HM_PROG " --help\n", stderr);
 	return HM_EXIT_USAGE;
 }
 
