@@ -121,12 +121,59 @@ static int hm_parse_link(const char **pos, struct hm_status *st)
 	return 0;
 }
 
+/* A flag: exactly "0" or "1". */
+static int hm_parse_bool(const char *s, size_t len, bool *out)
+{
+	if (len != 1 || (s[0] != '0' && s[0] != '1'))
+		return -EINVAL;
+	*out = s[0] == '1';
+	return 0;
+}
+
+/*
+ * The transfer fields, after the link fields; absent in target 1.1's
+ * status (which had no push phase).
+ */
+static int hm_parse_transfer(const char **pos, struct hm_status *st)
+{
+	uint64_t *const nums[] = {
+		&st->inflight_chunks, &st->sent_chunks, &st->zero_chunks,
+		&st->acked_chunks, &st->data_bytes, &st->rate_kib_s,
+		&st->dirty_rate_chunks_s, &st->deferred_chunks,
+		&st->bandwidth_kib_s,
+	};
+	const char *w;
+	size_t len;
+	size_t i;
+
+	w = hm_next_word(pos, &len);
+	if (!w)
+		return 0;
+	if (hm_parse_word(w, len, st->policy))
+		return -EINVAL;
+	if (!strcmp(st->policy, "-"))
+		st->policy[0] = '\0';
+	w = hm_next_word(pos, &len);
+	if (!w || hm_parse_bool(w, len, &st->ready))
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(nums); i++) {
+		w = hm_next_word(pos, &len);
+		if (!w || hm_parse_u64(w, len, nums[i]))
+			return -EINVAL;
+	}
+	st->has_transfer = true;
+	return 0;
+}
+
 /**
  * hm_status_parse() - parse the INFO status of a hybridmig target
  * @params: the status line, as returned by dm_get_next_target()
  * @out: filled in on success only
  *
- * Fields after the link fields are ignored: later kernels may append more.
+ * The link fields may be missing (target 1.0), and so may the transfer
+ * fields after them (target 1.0 and 1.1); a group that is there must be
+ * complete. Fields after the transfer fields are ignored: later kernels
+ * may append more.
  *
  * Return: 0, or -EINVAL if a field is missing or malformed.
  */
@@ -158,7 +205,7 @@ int hm_status_parse(const char *params, struct hm_status *out)
 		if (!w || hm_parse_u64(w, len, nums[i]))
 			return -EINVAL;
 	}
-	if (hm_parse_link(&pos, &st))
+	if (hm_parse_link(&pos, &st) || hm_parse_transfer(&pos, &st))
 		return -EINVAL;
 
 	*out = st;
@@ -263,6 +310,46 @@ fail:
 	return NULL;
 }
 
+static int hm_json_add_bool(struct json_object *obj, const char *key, bool b)
+{
+	return hm_json_add(obj, key, json_object_new_boolean(b));
+}
+
+/* The push phase's progress; NULL means out of memory. */
+static struct json_object *hm_transfer_to_json(const struct hm_status *st)
+{
+	const struct {
+		const char *key;
+		uint64_t val;
+	} nums[] = {
+		{ "inflight_chunks", st->inflight_chunks },
+		{ "sent_chunks", st->sent_chunks },
+		{ "zero_chunks", st->zero_chunks },
+		{ "acked_chunks", st->acked_chunks },
+		{ "data_bytes", st->data_bytes },
+		{ "rate_kib_s", st->rate_kib_s },
+		{ "dirty_rate_chunks_s", st->dirty_rate_chunks_s },
+		{ "deferred_chunks", st->deferred_chunks },
+		{ "bandwidth_kib_s", st->bandwidth_kib_s },
+	};
+	struct json_object *obj = json_object_new_object();
+	size_t i;
+
+	if (!obj)
+		return NULL;
+	if (hm_json_add_opt_string(obj, "policy", st->policy) ||
+	    hm_json_add_bool(obj, "ready", st->ready))
+		goto fail;
+	for (i = 0; i < ARRAY_SIZE(nums); i++)
+		if (hm_json_add_u64(obj, nums[i].key, nums[i].val))
+			goto fail;
+	return obj;
+
+fail:
+	json_object_put(obj);
+	return NULL;
+}
+
 /**
  * hm_status_to_json() - the JSON object describing one hybridmig device
  * @name: device-mapper name of the device
@@ -289,7 +376,7 @@ struct json_object *hm_status_to_json(const char *name,
 		{ "write_bios", st->write_bios },
 		{ "size_bytes", hm_mul_sat(size_sectors, HM_SECTOR_SIZE) },
 	};
-	struct json_object *obj, *link;
+	struct json_object *obj, *link, *transfer;
 	size_t i;
 
 	obj = json_object_new_object();
@@ -306,6 +393,17 @@ struct json_object *hm_status_to_json(const char *name,
 	link = hm_link_to_json(st);
 	if (!link || json_object_object_add(obj, "link", link)) {
 		json_object_put(link);
+		goto fail;
+	}
+	/* null for a target without a push phase (1.0 and 1.1). */
+	if (st->has_transfer) {
+		transfer = hm_transfer_to_json(st);
+		if (!transfer ||
+		    json_object_object_add(obj, "transfer", transfer)) {
+			json_object_put(transfer);
+			goto fail;
+		}
+	} else if (json_object_object_add(obj, "transfer", NULL)) {
 		goto fail;
 	}
 	return obj;

@@ -7,6 +7,7 @@
 #ifndef HM_STATUS_H
 #define HM_STATUS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct json_object;
@@ -25,10 +26,16 @@ struct json_object;
  *   <role> <phase> <chunk_sectors> <total_chunks> <dirty_chunks>
  *   <hot_chunks> <hot_threshold> <write_bios>
  *   [<link_state> <address> <reconnects> <last_error> <tx_bytes>
- *    <rx_bytes> <tx_frames> <rx_frames> [<more fields>...]]
+ *    <rx_bytes> <tx_frames> <rx_frames>
+ *    [<policy> <ready> <inflight_chunks> <sent_chunks> <zero_chunks>
+ *     <acked_chunks> <data_bytes> <rate> <dirty_rate> <deferred_chunks>
+ *     <bandwidth> [<more fields>...]]]
  *
  * A status without the link fields (target 1.0.0) reads as link state
- * "none"; "-" in address or last_error reads as an empty string.
+ * "none"; "-" in address or last_error reads as an empty string. A status
+ * without the transfer fields (target 1.1.0, no push phase) has
+ * has_transfer false and every transfer field 0; "-" as the policy (a
+ * destination's) reads as an empty string. Each group is all or nothing.
  */
 struct hm_status {
 	char role[HM_STATUS_WORD_MAX + 1];
@@ -48,6 +55,19 @@ struct hm_status {
 	uint64_t rx_bytes;
 	uint64_t tx_frames;
 	uint64_t rx_frames;
+
+	bool has_transfer;
+	char policy[HM_STATUS_WORD_MAX + 1];
+	bool ready;
+	uint64_t inflight_chunks;
+	uint64_t sent_chunks;
+	uint64_t zero_chunks;
+	uint64_t acked_chunks;
+	uint64_t data_bytes;
+	uint64_t rate_kib_s;		/* acknowledged chunk data, KiB/s */
+	uint64_t dirty_rate_chunks_s;	/* chunks newly dirtied per second */
+	uint64_t deferred_chunks;
+	uint64_t bandwidth_kib_s;	/* push limit; 0: none */
 };
 
 int hm_status_parse(const char *params, struct hm_status *out);

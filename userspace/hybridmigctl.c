@@ -125,10 +125,19 @@ static void hm_status_usage(FILE *f)
 	      "  PHASE    migration phase (source: tracking; dest: waiting)\n"
 	      "  CHUNK    chunk size: B, K (KiB), M (MiB), G (GiB) ...\n"
 	      "  CHUNKS   number of chunks\n"
-	      "  DIRTY    dirty chunks, still to be copied\n"
+	      "  DIRTY    source: dirty chunks, still to be copied;\n"
+	      "           dest: missing chunks, not received yet\n"
 	      "  DIRTY%   dirty chunks in percent of all chunks\n"
 	      "  HOT      chunks written at least hot_threshold times\n"
 	      "  WRITES   write bios seen by the target\n"
+	      "  POLICY   transfer policy: hybrid, precopy or postcopy (dest: -)\n"
+	      "  READY    source: the push converged (yes or no); dest: a\n"
+	      "           source's session is set up\n"
+	      "  ACKED    source: chunks the destination acknowledged;\n"
+	      "           dest: chunks written and acknowledged\n"
+	      "  RATE     acknowledged chunk data per second, over ~1 s\n"
+	      "           (POLICY to RATE are - for a target without a push\n"
+	      "           phase)\n"
 	      "  LINK     connection to the peer: none, connecting, listening,\n"
 	      "           connected or retrying, then \":<last error>\" if any\n"
 	      "\n"
@@ -231,7 +240,8 @@ static int hm_collect_all(struct hm_devices *devs)
 
 enum hm_col {
 	HM_COL_NAME, HM_COL_ROLE, HM_COL_PHASE, HM_COL_CHUNK, HM_COL_CHUNKS,
-	HM_COL_DIRTY, HM_COL_DIRTY_PCT, HM_COL_HOT, HM_COL_WRITES, HM_COL_LINK,
+	HM_COL_DIRTY, HM_COL_DIRTY_PCT, HM_COL_HOT, HM_COL_WRITES,
+	HM_COL_POLICY, HM_COL_READY, HM_COL_ACKED, HM_COL_RATE, HM_COL_LINK,
 	HM_NR_COLS
 };
 
@@ -248,6 +258,10 @@ static const struct {
 	[HM_COL_DIRTY_PCT]	= { "DIRTY%", true },
 	[HM_COL_HOT]		= { "HOT", true },
 	[HM_COL_WRITES]		= { "WRITES", true },
+	[HM_COL_POLICY]		= { "POLICY", false },
+	[HM_COL_READY]		= { "READY", false },
+	[HM_COL_ACKED]		= { "ACKED", true },
+	[HM_COL_RATE]		= { "RATE", true },
 	[HM_COL_LINK]		= { "LINK", false },
 };
 
@@ -296,6 +310,24 @@ static void hm_format_u64(char *buf, size_t len, uint64_t v)
 	snprintf(buf, len, "%" PRIu64, v);
 }
 
+/* A rate given in KiB/s: 0, 512K/s, 112.4M/s, 1.2G/s ... */
+static void hm_format_rate(char *buf, size_t len, uint64_t kib)
+{
+	static const char units[] = "KMGTPE";
+	long double v = kib;
+	unsigned int u = 0;
+
+	if (kib < 1024) {
+		snprintf(buf, len, kib ? "%" PRIu64 "K/s" : "0", kib);
+		return;
+	}
+	while (v >= 1024 && u < sizeof(units) - 2) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.1Lf%c/s", v, units[u]);
+}
+
 static void hm_format_row(const struct hm_device *dev, struct hm_row *row)
 {
 	const struct hm_status *st = &dev->status;
@@ -312,6 +344,21 @@ static void hm_format_row(const struct hm_device *dev, struct hm_row *row)
 			  st->dirty_chunks, st->total_chunks);
 	hm_format_u64(cell[HM_COL_HOT], HM_CELL_MAX, st->hot_chunks);
 	hm_format_u64(cell[HM_COL_WRITES], HM_CELL_MAX, st->write_bios);
+	if (st->has_transfer) {
+		snprintf(cell[HM_COL_POLICY], HM_CELL_MAX, "%s",
+			 *st->policy ? st->policy : "-");
+		snprintf(cell[HM_COL_READY], HM_CELL_MAX, "%s",
+			 st->ready ? "yes" : "no");
+		hm_format_u64(cell[HM_COL_ACKED], HM_CELL_MAX,
+			      st->acked_chunks);
+		hm_format_rate(cell[HM_COL_RATE], HM_CELL_MAX, st->rate_kib_s);
+	} else {
+		/* A target without a push phase. */
+		strcpy(cell[HM_COL_POLICY], "-");
+		strcpy(cell[HM_COL_READY], "-");
+		strcpy(cell[HM_COL_ACKED], "-");
+		strcpy(cell[HM_COL_RATE], "-");
+	}
 	/* The link state, and why it last went down ("retrying:timeout"). */
 	snprintf(cell[HM_COL_LINK], HM_CELL_MAX, "%s%s%s", st->link_state,
 		 *st->link_error ? ":" : "", st->link_error);

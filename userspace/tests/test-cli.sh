@@ -16,13 +16,18 @@ trap 'rm -rf "$tmp"' EXIT
 passed=0
 failed=0
 
-# vm1's status has link fields and two fields more than this version knows;
-# multi has its hybridmig target after a linear one; empty has no table.
-DEVS='vm2|hybridmig|204800|source tracking 128 1600 1200 3 4 77'
+# vm2 and vm2-dst are a source pushing (hybrid) and its destination, with
+# the 27 fields of target 1.2; vm1 (precopy, converged, bandwidth limit) has
+# two fields more than this version knows; old has the 16 fields of target
+# 1.1 (no transfer fields) and multi the 8 of target 1.0, after a linear
+# target; empty has no table.
+DEVS='vm2|hybridmig|204800|source tracking 128 1600 1200 3 4 77 connected 192.0.2.2:7000 0 - 78774272 41280 1240 1230 hybrid 0 16 416 16 400 26214400 51200 12 3 0'
 DEVS+=';lin|linear|100|7:0 0'
-DEVS+=';vm1|hybridmig|300|source tracking 128 3 3 0 4 1 connected 192.0.2.2:7000 2 - 10 20 3 4 9 9'
+DEVS+=';vm1|hybridmig|300|source tracking 128 3 3 0 4 1 connected 192.0.2.2:7000 2 - 10 20 3 4 precopy 1 0 0 0 0 0 0 0 0 10240 9 9'
 DEVS+=';empty'
 DEVS+=';multi|linear|100|7:0 0|hybridmig|2048|source tracking 8 256 1 1 4 5'
+DEVS+=';vm2-dst|hybridmig|204800|dest waiting 128 1600 1200 0 4 0 connected 192.0.2.2:7000 0 - 41280 78774272 1230 1240 - 1 0 400 16 400 26214400 1153434 0 0 0'
+DEVS+=';old|hybridmig|2048|source tracking 8 256 256 0 4 0 retrying 192.0.2.2:7000 0 connection_refused 0 0 0 0'
 
 # run ARGS...: run the command with the current HM_FAKE_DM*.
 run()
@@ -98,15 +103,17 @@ test_output()
 
 	run status
 	expect "table of all hybridmig devices, sorted" 0 \
-"NAME   ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  LINK
-multi  source  tracking     4K     256      1     0.4    1       5  none
-vm1    source  tracking    64K       3      3   100.0    0       1  connected
-vm2    source  tracking    64K    1600   1200    75.0    3      77  none" ""
+"NAME     ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY   READY  ACKED     RATE  LINK
+multi    source  tracking     4K     256      1     0.4    1       5  -        -          -        -  none
+old      source  tracking     4K     256    256   100.0    0       0  -        -          -        -  retrying:connection_refused
+vm1      source  tracking    64K       3      3   100.0    0       1  precopy  yes        0        0  connected
+vm2      source  tracking    64K    1600   1200    75.0    3      77  hybrid   no       400  50.0M/s  connected
+vm2-dst  dest    waiting     64K    1600   1200    75.0    0       0  -        yes      400   1.1G/s  connected" ""
 
 	run status vm2
 	expect "table of one device" 0 \
-"NAME  ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  LINK
-vm2   source  tracking    64K    1600   1200    75.0    3      77  none" ""
+"NAME  ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY  READY  ACKED     RATE  LINK
+vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no       400  50.0M/s  connected" ""
 
 	run status /dev/mapper/vm1 --json
 	expect "json of one device given by path, size-capped dirty_bytes" 0 \
@@ -134,16 +141,77 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  none" ""
         "rx_bytes": 20,
         "tx_frames": 3,
         "rx_frames": 4
+      },
+      "transfer": {
+        "policy": "precopy",
+        "ready": true,
+        "inflight_chunks": 0,
+        "sent_chunks": 0,
+        "zero_chunks": 0,
+        "acked_chunks": 0,
+        "data_bytes": 0,
+        "rate_kib_s": 0,
+        "dirty_rate_chunks_s": 0,
+        "deferred_chunks": 0,
+        "bandwidth_kib_s": 10240
       }
     }
   ]
 }' ""
 
+	run status vm2-dst --json
+	expect "json of a destination: policy null, ready true" 0 \
+'{
+  "devices": [
+    {
+      "name": "vm2-dst",
+      "role": "dest",
+      "phase": "waiting",
+      "chunk_sectors": 128,
+      "chunk_bytes": 65536,
+      "total_chunks": 1600,
+      "dirty_chunks": 1200,
+      "dirty_bytes": 78643200,
+      "hot_chunks": 0,
+      "hot_threshold": 4,
+      "write_bios": 0,
+      "size_bytes": 104857600,
+      "link": {
+        "state": "connected",
+        "address": "192.0.2.2:7000",
+        "last_error": null,
+        "reconnects": 0,
+        "tx_bytes": 41280,
+        "rx_bytes": 78774272,
+        "tx_frames": 1230,
+        "rx_frames": 1240
+      },
+      "transfer": {
+        "policy": null,
+        "ready": true,
+        "inflight_chunks": 0,
+        "sent_chunks": 400,
+        "zero_chunks": 16,
+        "acked_chunks": 400,
+        "data_bytes": 26214400,
+        "rate_kib_s": 1153434,
+        "dirty_rate_chunks_s": 0,
+        "deferred_chunks": 0,
+        "bandwidth_kib_s": 0
+      }
+    }
+  ]
+}' ""
+
+	run status old --json
+	expect_grep "json of a target without transfer fields: null" 0 \
+		'^      "transfer": null$'
+
 	run status --json
 	expect_grep "json of all devices" 0 '"name": "vm2"'
 	local ok=0
-	[ "$(grep -c '"name"' "$tmp/out")" = 3 ] && ok=1
-	result $ok "json of all devices has the 3 hybridmig ones, no other"
+	[ "$(grep -c '"name"' "$tmp/out")" = 5 ] && ok=1
+	result $ok "json of all devices has the 5 hybridmig ones, no other"
 
 	run --json status
 	expect "--json is an option of status" 1 "" \
@@ -203,6 +271,17 @@ test_bad_status()
 	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|source tracking 128 1 one 0 4 0"
 	run status --json
 	expect "listing stops at a non-numeric field" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
+
+	local link='connected 192.0.2.2:7000 0 - 1 2 3 4'
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|source tracking 128 1 1 0 4 0 $link hybrid 0 1 2 3 4 5 6 7 8"
+	run status bad
+	expect "status with 26 fields (one transfer field missing)" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
+
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|source tracking 128 1 1 0 4 0 $link hybrid 2 1 2 3 4 5 6 7 8 9"
+	run status bad --json
+	expect "status with ready neither 0 nor 1" 6 "" \
 		"hybridmigctl: error: cannot parse status of bad"
 }
 
@@ -267,6 +346,7 @@ test_usage()
 
 	run status --help
 	expect_grep "status --help" 0 '^Usage: hybridmigctl status \[NAME\] \[--json\]'
+	expect_grep "status --help explains the transfer columns" 0 '^  READY    '
 
 	run --version
 	expect_grep "--version" 0 '^hybridmigctl [0-9][0-9.]*$'

@@ -19,6 +19,20 @@
 
 #define EXAMPLE		"source tracking 128 1600 1600 0 4 0"
 #define LINK		"connected [2001:db8::2]:7000 3 timeout 100 200 7 8"
+/* The transfer fields, 17 to 27, of a source pushing. */
+#define TRANSFER	"hybrid 0 16 2912 100 2896 184287232 51200 12 3 0"
+
+/*
+ * Whole lines of target 1.2 (push phase), as dmsetup status prints them
+ * after "<start> <length> hybridmig": a source 2896 chunks into a push of
+ * 4096, and its destination.
+ */
+#define SOURCE_LINE	"source tracking 128 4096 1200 3 4 77 " \
+			"connected 192.0.2.2:7000 0 - 190893056 93440 2944 2920 " \
+			"hybrid 0 16 2912 100 2896 184287232 51200 12 3 0"
+#define DEST_LINE	"dest waiting 128 4096 1200 0 4 0 " \
+			"connected 192.0.2.2:7000 0 - 93440 190893056 2920 2944 " \
+			"- 1 0 2896 100 2896 184287232 51200 0 0 0"
 #define U64_MAX_STR	"18446744073709551615"
 
 static bool test_ok;
@@ -64,10 +78,15 @@ static void test_extra_fields(void)
 {
 	struct hm_status st;
 
-	CHECK(hm_status_parse(EXAMPLE " " LINK " 42 future-word 7", &st) == 0);
+	CHECK(hm_status_parse(EXAMPLE " " LINK " " TRANSFER " 42 future-word 7",
+			      &st) == 0);
 	CHECK(st.hot_threshold == 4);
 	CHECK(st.write_bios == 0);
 	CHECK(st.rx_frames == 8);
+	CHECK(st.has_transfer && st.bandwidth_kib_s == 0);
+
+	/* After the link fields come the transfer fields, not just anything. */
+	CHECK(parse_fails(EXAMPLE " " LINK " 42 future-word 7"));
 }
 
 static void test_link_fields(void)
@@ -95,6 +114,138 @@ static void test_link_fields(void)
 	CHECK(parse_fails(EXAMPLE " connected"));
 	CHECK(parse_fails(EXAMPLE " connected 1.2.3.4:5 0 - 1 2 3"));
 	CHECK(parse_fails(EXAMPLE " connected 1.2.3.4:5 x - 1 2 3 4"));
+}
+
+static void test_transfer_source(void)
+{
+	struct hm_status st;
+
+	CHECK(hm_status_parse(SOURCE_LINE, &st) == 0);
+	CHECK(!strcmp(st.role, "source") && st.total_chunks == 4096);
+	CHECK(st.dirty_chunks == 1200 && st.hot_chunks == 3);
+	CHECK(!strcmp(st.link_state, "connected") && st.rx_frames == 2920);
+	CHECK(st.has_transfer);
+	CHECK(!strcmp(st.policy, "hybrid"));
+	CHECK(!st.ready);
+	CHECK(st.inflight_chunks == 16);
+	CHECK(st.sent_chunks == 2912);
+	CHECK(st.zero_chunks == 100);
+	CHECK(st.acked_chunks == 2896);
+	CHECK(st.data_bytes == 184287232);
+	CHECK(st.rate_kib_s == 51200);
+	CHECK(st.dirty_rate_chunks_s == 12);
+	CHECK(st.deferred_chunks == 3);
+	CHECK(st.bandwidth_kib_s == 0);
+
+	/* The other policies, converged, with a bandwidth limit. */
+	CHECK(hm_status_parse(EXAMPLE " " LINK
+			      " precopy 1 0 9 0 9 589824 0 0 0 10240", &st) == 0);
+	CHECK(!strcmp(st.policy, "precopy") && st.ready);
+	CHECK(st.bandwidth_kib_s == 10240 && st.data_bytes == 589824);
+	CHECK(hm_status_parse(EXAMPLE " " LINK
+			      " postcopy 1 0 0 0 0 0 0 0 0 0", &st) == 0);
+	CHECK(!strcmp(st.policy, "postcopy") && st.ready);
+	/* A policy of a later version is only a word. */
+	CHECK(hm_status_parse(EXAMPLE " " LINK
+			      " adaptive_2 0 0 0 0 0 0 0 0 0 0", &st) == 0);
+	CHECK(!strcmp(st.policy, "adaptive_2"));
+}
+
+static void test_transfer_dest(void)
+{
+	struct hm_status st;
+
+	CHECK(hm_status_parse(DEST_LINE, &st) == 0);
+	CHECK(!strcmp(st.role, "dest") && !strcmp(st.phase, "waiting"));
+	CHECK(st.dirty_chunks == 1200);
+	CHECK(st.has_transfer);
+	CHECK(!*st.policy);
+	CHECK(st.ready);
+	CHECK(st.inflight_chunks == 0 && st.sent_chunks == 2896);
+	CHECK(st.zero_chunks == 100 && st.acked_chunks == 2896);
+	CHECK(st.data_bytes == 184287232 && st.rate_kib_s == 51200);
+	CHECK(st.dirty_rate_chunks_s == 0 && st.deferred_chunks == 0);
+	CHECK(st.bandwidth_kib_s == 0);
+}
+
+static void test_transfer_absent(void)
+{
+	struct hm_status st;
+
+	/* Target 1.1: link fields, no transfer fields. */
+	memset(&st, 0xa5, sizeof(st));
+	CHECK(hm_status_parse(EXAMPLE " " LINK, &st) == 0);
+	CHECK(!st.has_transfer);
+	CHECK(!*st.policy && !st.ready);
+	CHECK(st.sent_chunks == 0 && st.acked_chunks == 0);
+	CHECK(st.bandwidth_kib_s == 0);
+	CHECK(!strcmp(st.link_state, "connected"));
+
+	/* Target 1.0: neither. */
+	CHECK(hm_status_parse(EXAMPLE, &st) == 0);
+	CHECK(!st.has_transfer && !strcmp(st.link_state, "none"));
+}
+
+static void test_transfer_bad(void)
+{
+	/* All eleven or none: every shorter group is refused. */
+	static const char *const partial[] = {
+		"hybrid",
+		"hybrid 0",
+		"hybrid 0 16",
+		"hybrid 0 16 2912 100 2896 184287232 51200 12 3",
+	};
+	/* One malformed field at each position. */
+	static const char *const bad[] = {
+		"hyb%rid 0 16 2912 100 2896 184287232 51200 12 3 0",
+		"a-policy-name-longer-than-31-chars 0 0 0 0 0 0 0 0 0 0",
+		"hybrid 2 16 2912 100 2896 184287232 51200 12 3 0",
+		"hybrid 01 16 2912 100 2896 184287232 51200 12 3 0",
+		"hybrid - 16 2912 100 2896 184287232 51200 12 3 0",
+		"hybrid yes 16 2912 100 2896 184287232 51200 12 3 0",
+		"hybrid -1 16 2912 100 2896 184287232 51200 12 3 0",
+		"hybrid 0 x 2912 100 2896 184287232 51200 12 3 0",
+		"hybrid 0 16 -2912 100 2896 184287232 51200 12 3 0",
+		"hybrid 0 16 2912 1e2 2896 184287232 51200 12 3 0",
+		"hybrid 0 16 2912 100 0x10 184287232 51200 12 3 0",
+		"hybrid 0 16 2912 100 2896 18446744073709551616 51200 12 3 0",
+		"hybrid 0 16 2912 100 2896 184287232 51200.5 12 3 0",
+		"hybrid 0 16 2912 100 2896 184287232 51200 +12 3 0",
+		"hybrid 0 16 2912 100 2896 184287232 51200 12 - 0",
+		"hybrid 0 16 2912 100 2896 184287232 51200 12 3 -",
+	};
+	char line[256];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(partial); i++) {
+		snprintf(line, sizeof(line), "%s %s %s", EXAMPLE, LINK,
+			 partial[i]);
+		CHECK(parse_fails(line));
+		if (!parse_fails(line))
+			printf("    accepted: %s\n", partial[i]);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(line, sizeof(line), "%s %s %s", EXAMPLE, LINK, bad[i]);
+		CHECK(parse_fails(line));
+		if (!parse_fails(line))
+			printf("    accepted: %s\n", bad[i]);
+	}
+	/* The same fields, well-formed, pass: the failures above are real. */
+	snprintf(line, sizeof(line), "%s %s %s", EXAMPLE, LINK, TRANSFER);
+	CHECK(!parse_fails(line));
+}
+
+static void test_transfer_u64_max(void)
+{
+	struct hm_status st;
+
+	CHECK(hm_status_parse(EXAMPLE " " LINK " hybrid 1 " U64_MAX_STR " "
+			      U64_MAX_STR " " U64_MAX_STR " " U64_MAX_STR " "
+			      U64_MAX_STR " " U64_MAX_STR " " U64_MAX_STR " "
+			      U64_MAX_STR " " U64_MAX_STR, &st) == 0);
+	CHECK(st.inflight_chunks == UINT64_MAX);
+	CHECK(st.data_bytes == UINT64_MAX);
+	CHECK(st.bandwidth_kib_s == UINT64_MAX);
 }
 
 static void test_too_few_fields(void)
@@ -151,6 +302,13 @@ static void test_output_untouched_on_error(void)
 	memset(&st, 0xa5, sizeof(st));
 	CHECK(hm_status_parse("source tracking 128 1600 1600 0 4 x", &st) == -EINVAL);
 	CHECK(st.chunk_sectors == 0xa5a5a5a5a5a5a5a5ULL);
+
+	/* Nor by an error in the last field of all. */
+	CHECK(hm_status_parse(EXAMPLE " " LINK
+			      " hybrid 0 16 2912 100 2896 184287232 51200 12 3 z",
+			      &st) == -EINVAL);
+	CHECK(st.chunk_sectors == 0xa5a5a5a5a5a5a5a5ULL);
+	CHECK(st.inflight_chunks == 0xa5a5a5a5a5a5a5a5ULL);
 }
 
 static bool json_int_is(struct json_object *obj, const char *key, int64_t v)
@@ -161,6 +319,23 @@ static bool json_int_is(struct json_object *obj, const char *key, int64_t v)
 		return false;
 	return json_object_is_type(val, json_type_int) &&
 	       json_object_get_int64(val) == v;
+}
+
+static bool json_bool_is(struct json_object *obj, const char *key, bool b)
+{
+	struct json_object *val;
+
+	if (!json_object_object_get_ex(obj, key, &val))
+		return false;
+	return json_object_is_type(val, json_type_boolean) &&
+	       json_object_get_boolean(val) == b;
+}
+
+static bool json_null_is(struct json_object *obj, const char *key)
+{
+	struct json_object *val;
+
+	return json_object_object_get_ex(obj, key, &val) && !val;
 }
 
 static bool json_str_is(struct json_object *obj, const char *key,
@@ -186,7 +361,7 @@ static void test_json(void)
 	if (!obj)
 		return;
 
-	CHECK(json_object_object_length(obj) == 13);
+	CHECK(json_object_object_length(obj) == 14);
 	CHECK(json_str_is(obj, "name", "vm1-disk"));
 	CHECK(json_str_is(obj, "role", "source"));
 	CHECK(json_str_is(obj, "phase", "tracking"));
@@ -199,6 +374,8 @@ static void test_json(void)
 	CHECK(json_int_is(obj, "hot_threshold", 4));
 	CHECK(json_int_is(obj, "write_bios", 77));
 	CHECK(json_int_is(obj, "size_bytes", 104857600));
+	/* No transfer fields in the line: null, not left out. */
+	CHECK(json_null_is(obj, "transfer"));
 	json_object_put(obj);
 
 	CHECK(hm_status_parse(EXAMPLE " " LINK, &st) == 0);
@@ -214,6 +391,70 @@ static void test_json(void)
 	CHECK(json_int_is(link, "reconnects", 3));
 	CHECK(json_int_is(link, "tx_bytes", 100));
 	CHECK(json_int_is(link, "rx_frames", 8));
+	json_object_put(obj);
+}
+
+/* The keys of "transfer", in order. */
+static const char *const transfer_keys[] = {
+	"policy", "ready", "inflight_chunks", "sent_chunks", "zero_chunks",
+	"acked_chunks", "data_bytes", "rate_kib_s", "dirty_rate_chunks_s",
+	"deferred_chunks", "bandwidth_kib_s",
+};
+
+static void test_json_transfer(void)
+{
+	struct json_object *obj, *tr, *link;
+	struct hm_status st;
+	size_t i = 0;
+
+	CHECK(hm_status_parse(SOURCE_LINE, &st) == 0);
+	obj = hm_status_to_json("vm1-src", &st, 524288);
+	CHECK(obj);
+	if (!obj)
+		return;
+	CHECK(json_object_object_length(obj) == 14);
+	/* Existing keys unchanged. */
+	CHECK(json_int_is(obj, "dirty_chunks", 1200));
+	CHECK(json_int_is(obj, "dirty_bytes", 1200 * 65536LL));
+	CHECK(json_object_object_get_ex(obj, "link", &link));
+	CHECK(json_int_is(link, "tx_bytes", 190893056));
+	CHECK(json_object_object_get_ex(obj, "transfer", &tr));
+	CHECK(tr && json_object_is_type(tr, json_type_object));
+	if (!tr || !json_object_is_type(tr, json_type_object)) {
+		json_object_put(obj);
+		return;
+	}
+	CHECK(json_object_object_length(tr) == (int)ARRAY_SIZE(transfer_keys));
+	json_object_object_foreach(tr, key, val) {
+		(void)val;
+		CHECK(i < ARRAY_SIZE(transfer_keys) &&
+		      !strcmp(key, transfer_keys[i]));
+		i++;
+	}
+	CHECK(json_str_is(tr, "policy", "hybrid"));
+	CHECK(json_bool_is(tr, "ready", false));
+	CHECK(json_int_is(tr, "inflight_chunks", 16));
+	CHECK(json_int_is(tr, "sent_chunks", 2912));
+	CHECK(json_int_is(tr, "zero_chunks", 100));
+	CHECK(json_int_is(tr, "acked_chunks", 2896));
+	CHECK(json_int_is(tr, "data_bytes", 184287232));
+	CHECK(json_int_is(tr, "rate_kib_s", 51200));
+	CHECK(json_int_is(tr, "dirty_rate_chunks_s", 12));
+	CHECK(json_int_is(tr, "deferred_chunks", 3));
+	CHECK(json_int_is(tr, "bandwidth_kib_s", 0));
+	json_object_put(obj);
+
+	/* The destination: no policy (null), ready. */
+	CHECK(hm_status_parse(DEST_LINE, &st) == 0);
+	obj = hm_status_to_json("vm1-dst", &st, 524288);
+	CHECK(obj);
+	if (!obj)
+		return;
+	CHECK(json_object_object_get_ex(obj, "transfer", &tr));
+	CHECK(json_null_is(tr, "policy"));
+	CHECK(json_bool_is(tr, "ready", true));
+	CHECK(json_int_is(tr, "acked_chunks", 2896));
+	CHECK(json_int_is(tr, "deferred_chunks", 0));
 	json_object_put(obj);
 }
 
@@ -263,6 +504,12 @@ static const struct {
 	{ "parse: valid line", test_valid_line },
 	{ "parse: extra trailing fields accepted", test_extra_fields },
 	{ "parse: link fields", test_link_fields },
+	{ "parse: transfer fields of a source", test_transfer_source },
+	{ "parse: transfer fields of a destination", test_transfer_dest },
+	{ "parse: no transfer fields (target 1.0, 1.1)", test_transfer_absent },
+	{ "parse: partial or malformed transfer fields rejected",
+	  test_transfer_bad },
+	{ "parse: transfer counters up to u64 max", test_transfer_u64_max },
 	{ "parse: too few fields rejected", test_too_few_fields },
 	{ "parse: non-numeric field rejected", test_non_numeric },
 	{ "parse: u64 max accepted, overflow rejected", test_u64_max },
@@ -270,6 +517,7 @@ static const struct {
 	{ "parse: empty line rejected", test_empty },
 	{ "parse: output untouched on error", test_output_untouched_on_error },
 	{ "json: fields of one device", test_json },
+	{ "json: transfer object, source and destination", test_json_transfer },
 	{ "json: dirty_bytes capped at the device size", test_json_dirty_capped },
 	{ "json: numbers above INT64_MAX not wrapped", test_json_huge },
 };
