@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests of the wire codec in hybridmig-proto.h: hm_hdr_init(),
- * hm_hdr_check(), hm_frame_payload_len() and hm_frame_is_handshake(); no
+ * hm_hdr_check(), hm_frame_payload_len(), hm_frame_max_payload_len(),
+ * hm_frame_lane(), hm_frame_is_handshake() and the payload layouts; no
  * kernel and no network needed.
  *
  * Every check is made against the raw bytes of a header, not only through
@@ -57,30 +58,50 @@ static bool test_ok;
 #define OFF_RESERVED	12
 #define OFF_SEQ		16
 
+#define MIB		(1U << 20)
+/* The largest DATA payload: its 16-byte head and 1 MiB of chunk data. */
+#define DATA_MAX	(16 + MIB)
+
 static const unsigned int all_types[] = {
 	HM_FRAME_HELLO, HM_FRAME_CHALLENGE, HM_FRAME_RESPONSE, HM_FRAME_REJECT,
-	HM_FRAME_WELCOME, HM_FRAME_PING, HM_FRAME_PONG,
+	HM_FRAME_WELCOME, HM_FRAME_PING, HM_FRAME_PONG, HM_FRAME_SETUP,
+	HM_FRAME_SETUP_ACK, HM_FRAME_DATA, HM_FRAME_ACK,
 };
 
-/* The payload size of each type, as the spec gives it (not via sizeof). */
+/*
+ * The smallest payload of each type, as the spec gives it (not via
+ * sizeof); 0 for an unknown type. Only DATA has a larger maximum.
+ */
 static uint32_t spec_len(unsigned int type)
 {
 	switch (type) {
-	case HM_FRAME_HELLO:
+	case 1:		/* HELLO */
 		return 40;
-	case HM_FRAME_CHALLENGE:
+	case 2:		/* CHALLENGE */
 		return 72;
-	case HM_FRAME_RESPONSE:
+	case 3:		/* RESPONSE */
 		return 32;
-	case HM_FRAME_REJECT:
+	case 4:		/* REJECT */
 		return 4;
-	case HM_FRAME_WELCOME:
+	case 5:		/* WELCOME */
 		return 0;
-	case HM_FRAME_PING:
-	case HM_FRAME_PONG:
+	case 6:		/* PING */
+	case 7:		/* PONG */
 		return 8;
+	case 8:		/* SETUP */
+		return 16;
+	case 9:		/* SETUP_ACK */
+		return 8;
+	case 10:	/* DATA */
+	case 11:	/* ACK */
+		return 16;
 	}
 	return 0;
+}
+
+static uint32_t spec_max_len(unsigned int type)
+{
+	return type == 10 ? DATA_MAX : spec_len(type);
 }
 
 static void put_be32(uint8_t *p, uint32_t v)
@@ -128,6 +149,10 @@ static void test_sizes(void)
 	CHECK_EQ(sizeof(struct hm_response), 32);
 	CHECK_EQ(sizeof(struct hm_reject), 4);
 	CHECK_EQ(sizeof(struct hm_ping), 8);
+	CHECK_EQ(sizeof(struct hm_setup), 16);
+	CHECK_EQ(sizeof(struct hm_setup_ack), 8);
+	CHECK_EQ(sizeof(struct hm_data), 16);
+	CHECK_EQ(sizeof(struct hm_ack), 16);
 }
 
 static void test_offsets(void)
@@ -155,6 +180,21 @@ static void test_offsets(void)
 	CHECK_EQ(offsetof(struct hm_response, proof), 0);
 	CHECK_EQ(offsetof(struct hm_reject, reason), 0);
 	CHECK_EQ(offsetof(struct hm_ping, cookie), 0);
+
+	CHECK_EQ(offsetof(struct hm_setup, target_sectors), 0);
+	CHECK_EQ(offsetof(struct hm_setup, chunk_sectors), 8);
+	CHECK_EQ(offsetof(struct hm_setup, flags), 12);
+
+	CHECK_EQ(offsetof(struct hm_setup_ack, status), 0);
+	CHECK_EQ(offsetof(struct hm_setup_ack, reserved), 4);
+
+	CHECK_EQ(offsetof(struct hm_data, first_chunk), 0);
+	CHECK_EQ(offsetof(struct hm_data, nr_chunks), 8);
+	CHECK_EQ(offsetof(struct hm_data, flags), 12);
+
+	CHECK_EQ(offsetof(struct hm_ack, first_chunk), 0);
+	CHECK_EQ(offsetof(struct hm_ack, nr_chunks), 8);
+	CHECK_EQ(offsetof(struct hm_ack, status), 12);
 }
 
 static void test_constants(void)
@@ -164,11 +204,26 @@ static void test_constants(void)
 	CHECK_EQ(HM_PROTO_VERSION, 1);
 	CHECK_EQ(HM_NONCE_LEN, 32);
 	CHECK_EQ(HM_MAC_LEN, 32);
+	CHECK_EQ(HM_MAX_DATA_PIECE, 1 << 20);
 	CHECK_EQ(HM_MAX_PAYLOAD, (1 << 20) + 64);
 	CHECK_EQ(HM_LANE_CONTROL, 0);
 	CHECK_EQ(HM_LANE_BULK, 1);
 	CHECK_EQ(HM_NR_LANES, 2);
-	CHECK_EQ(HM_FRAME_TYPE_MAX, 7);
+	CHECK_EQ(HM_FRAME_HELLO, 1);
+	CHECK_EQ(HM_FRAME_CHALLENGE, 2);
+	CHECK_EQ(HM_FRAME_RESPONSE, 3);
+	CHECK_EQ(HM_FRAME_REJECT, 4);
+	CHECK_EQ(HM_FRAME_WELCOME, 5);
+	CHECK_EQ(HM_FRAME_PING, 6);
+	CHECK_EQ(HM_FRAME_PONG, 7);
+	CHECK_EQ(HM_FRAME_SETUP, 8);
+	CHECK_EQ(HM_FRAME_SETUP_ACK, 9);
+	CHECK_EQ(HM_FRAME_DATA, 10);
+	CHECK_EQ(HM_FRAME_ACK, 11);
+	CHECK_EQ(HM_FRAME_TYPE_MAX, 11);
+	CHECK_EQ(HM_SETUP_OK, 0);
+	CHECK_EQ(HM_SETUP_GEOMETRY, 1);
+	CHECK_EQ(HM_DATA_ZERO, 1);
 	CHECK_EQ(HM_REJECT_VERSION, 1);
 	CHECK_EQ(HM_REJECT_AUTH, 2);
 	CHECK_EQ(HM_REJECT_BUSY, 3);
@@ -212,6 +267,7 @@ static void test_round_trip(void)
 			for (size_t s = 0; s < ARRAY_SIZE(seqs); s++) {
 				unsigned int type = all_types[t];
 				uint32_t len = hm_frame_payload_len(type);
+				uint32_t max = hm_frame_max_payload_len(type);
 				struct hm_hdr h;
 				uint8_t raw[HDR_LEN];
 
@@ -220,6 +276,10 @@ static void test_round_trip(void)
 				raw_hdr(raw, type, lane, len, seqs[s]);
 				CHECK(!memcmp(&h, raw, HDR_LEN));
 				CHECK_EQ(check_raw(raw, lane, seqs[s]), 0);
+				hm_hdr_init(&h, type, lane, max, seqs[s]);
+				CHECK_EQ(hm_hdr_check(&h, lane, seqs[s]), 0);
+				raw_hdr(raw, type, lane, max, seqs[s]);
+				CHECK(!memcmp(&h, raw, HDR_LEN));
 			}
 		}
 	}
@@ -236,8 +296,84 @@ static void test_payload_len(void)
 		 sizeof(struct hm_reject));
 	CHECK_EQ(hm_frame_payload_len(HM_FRAME_PING), sizeof(struct hm_ping));
 	CHECK_EQ(hm_frame_payload_len(HM_FRAME_PONG), sizeof(struct hm_ping));
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_SETUP), sizeof(struct hm_setup));
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_SETUP_ACK),
+		 sizeof(struct hm_setup_ack));
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_DATA), sizeof(struct hm_data));
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_ACK), sizeof(struct hm_ack));
 	for (unsigned int t = 0; t < 256; t++)
 		CHECK_EQ(hm_frame_payload_len(t), spec_len(t));
+}
+
+static void test_max_payload_len(void)
+{
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_DATA),
+		 sizeof(struct hm_data) + HM_MAX_DATA_PIECE);
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_DATA), 16 + (1 << 20));
+	/* Below the global cap, so the per-type bound is the binding one. */
+	CHECK(hm_frame_max_payload_len(HM_FRAME_DATA) < HM_MAX_PAYLOAD);
+	for (unsigned int t = 0; t < 256; t++)
+		CHECK_EQ(hm_frame_max_payload_len(t), spec_max_len(t));
+}
+
+/* DATA and ACK on the bulk lane, every other session frame on control. */
+static void test_frame_lane(void)
+{
+	CHECK_EQ(hm_frame_lane(HM_FRAME_SETUP), HM_LANE_CONTROL);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_SETUP_ACK), HM_LANE_CONTROL);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_DATA), HM_LANE_BULK);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_ACK), HM_LANE_BULK);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_WELCOME), HM_LANE_CONTROL);
+	for (unsigned int t = 0; t < 256; t++)
+		CHECK_EQ(hm_frame_lane(t), t == 10 || t == 11 ?
+			 HM_LANE_BULK : HM_LANE_CONTROL);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The payload structs, filled with cpu_to_be*(), give the spec's bytes. */
+static void test_payload_bytes(void)
+{
+	static const uint8_t want_setup[16] = {
+		0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
+		0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00,
+	};
+	static const uint8_t want_ack[8] = { 0, 0, 0, 1, 0, 0, 0, 0 };
+	static const uint8_t want_data[16] = {
+		0x00, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xfe,
+		0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x01,
+	};
+	struct hm_setup setup = {
+		.target_sectors = cpu_to_be64(0x0102030405ULL),
+		.chunk_sectors = cpu_to_be32(128),
+		.flags = 0,
+	};
+	struct hm_setup_ack sack = {
+		.status = cpu_to_be32(HM_SETUP_GEOMETRY),
+	};
+	struct hm_data data = {
+		.first_chunk = cpu_to_be64(0x7ffffffeULL),
+		.nr_chunks = cpu_to_be32(16),
+		.flags = cpu_to_be32(HM_DATA_ZERO),
+	};
+	struct hm_ack ack = {
+		.first_chunk = cpu_to_be64(0x7ffffffeULL),
+		.nr_chunks = cpu_to_be32(16),
+		.status = cpu_to_be32(5),
+	};
+	uint8_t b[16];
+
+	CHECK(!memcmp(&setup, want_setup, sizeof(want_setup)));
+	CHECK(!memcmp(&sack, want_ack, sizeof(want_ack)));
+	CHECK(!memcmp(&data, want_data, sizeof(want_data)));
+	/* ACK: the same head as DATA, status in place of the flags. */
+	memcpy(b, &ack, sizeof(b));
+	CHECK(!memcmp(b, want_data, 12));
+	CHECK_EQ(get_be32(b + 12), 5);
 }
 
 static void test_is_handshake(void)
@@ -342,44 +478,122 @@ static void test_bad_type(void)
 		CHECK_EQ(check_raw(b, 0, 0), -EPROTO);
 		raw_hdr(b, t, 0, 8, 0);
 		CHECK_EQ(check_raw(b, 0, 0), -EPROTO);
+		raw_hdr(b, t, 1, 16, 0);
+		CHECK_EQ(check_raw(b, 1, 0), -EPROTO);
 	}
+	/* The first type after ACK, with lengths the new types have. */
+	raw_hdr(b, 12, 1, 16, 4);
+	CHECK_EQ(check_raw(b, 1, 4), -EPROTO);
+	raw_hdr(b, 12, 1, DATA_MAX, 4);
+	CHECK_EQ(check_raw(b, 1, 4), -EPROTO);
 }
 
 static void test_bad_len(void)
 {
 	static const uint32_t odd_lens[] = {
-		0, 1, 3, 4, 7, 8, 9, 24, 31, 32, 33, 39, 40, 41, 56, 71, 72,
-		73, 104, 0x80, 0x100, 0x10000, 0x80000000U, 0xfffffff8U,
-		0xffffffffU, HM_MAX_PAYLOAD, HM_MAX_PAYLOAD - 1,
+		0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 39, 40, 41,
+		56, 71, 72, 73, 104, 0x80, 0x100, 0x10000, MIB, DATA_MAX - 1,
+		DATA_MAX, DATA_MAX + 1, 0x80000000U, 0xfffffff8U, 0xffffffffU,
+		HM_MAX_PAYLOAD, HM_MAX_PAYLOAD - 1,
 	};
 	uint8_t b[HDR_LEN];
 
 	for (size_t t = 0; t < ARRAY_SIZE(all_types); t++) {
 		unsigned int type = all_types[t];
-		uint32_t want = spec_len(type);
+		uint32_t min = spec_len(type), max = spec_max_len(type);
 
 		for (size_t i = 0; i < ARRAY_SIZE(odd_lens); i++) {
 			uint32_t len = odd_lens[i];
 
 			raw_hdr(b, type, 1, len, 9);
 			CHECK_EQ(check_raw(b, 1, 9),
-				 len == want ? 0 : -EMSGSIZE);
+				 len >= min && len <= max ? 0 : -EMSGSIZE);
 		}
 		/* One byte off either way, and the high bit set. */
-		raw_hdr(b, type, 1, want + 1, 9);
+		raw_hdr(b, type, 1, max + 1, 9);
 		CHECK_EQ(check_raw(b, 1, 9), -EMSGSIZE);
-		if (want) {
-			raw_hdr(b, type, 1, want - 1, 9);
+		if (min) {
+			raw_hdr(b, type, 1, min - 1, 9);
 			CHECK_EQ(check_raw(b, 1, 9), -EMSGSIZE);
 		}
-		raw_hdr(b, type, 1, want | 0x80000000U, 9);
+		raw_hdr(b, type, 1, min | 0x80000000U, 9);
 		CHECK_EQ(check_raw(b, 1, 9), -EMSGSIZE);
 		/* The length is big-endian: a byte-swapped one is wrong. */
-		if (want) {
-			raw_hdr(b, type, 1, __builtin_bswap32(want), 9);
+		if (min) {
+			raw_hdr(b, type, 1, __builtin_bswap32(min), 9);
 			CHECK_EQ(check_raw(b, 1, 9), -EMSGSIZE);
 		}
 	}
+}
+
+/* The bounds of the new types, one byte either side of each. */
+static void test_push_len_bounds(void)
+{
+	static const struct {
+		unsigned int type;
+		uint32_t len;
+		int want;
+	} cases[] = {
+		{ HM_FRAME_DATA, 0, -EMSGSIZE },
+		{ HM_FRAME_DATA, 15, -EMSGSIZE },
+		{ HM_FRAME_DATA, 16, 0 },		/* a ZERO run */
+		{ HM_FRAME_DATA, 17, 0 },
+		{ HM_FRAME_DATA, 16 + 512, 0 },
+		{ HM_FRAME_DATA, 16 + 4096, 0 },
+		{ HM_FRAME_DATA, MIB, 0 },
+		{ HM_FRAME_DATA, DATA_MAX - 1, 0 },
+		{ HM_FRAME_DATA, DATA_MAX, 0 },		/* 1 MiB of data */
+		{ HM_FRAME_DATA, DATA_MAX + 1, -EMSGSIZE },
+		{ HM_FRAME_DATA, DATA_MAX + 48, -EMSGSIZE },
+		{ HM_FRAME_DATA, HM_MAX_PAYLOAD, -EMSGSIZE },
+		{ HM_FRAME_DATA, HM_MAX_PAYLOAD + 1, -EMSGSIZE },
+		{ HM_FRAME_DATA, 2 * MIB, -EMSGSIZE },
+		{ HM_FRAME_DATA, 0xffffffffU, -EMSGSIZE },
+		{ HM_FRAME_SETUP, 0, -EMSGSIZE },
+		{ HM_FRAME_SETUP, 8, -EMSGSIZE },
+		{ HM_FRAME_SETUP, 15, -EMSGSIZE },
+		{ HM_FRAME_SETUP, 16, 0 },
+		{ HM_FRAME_SETUP, 17, -EMSGSIZE },
+		{ HM_FRAME_SETUP, DATA_MAX, -EMSGSIZE },
+		{ HM_FRAME_SETUP_ACK, 0, -EMSGSIZE },
+		{ HM_FRAME_SETUP_ACK, 4, -EMSGSIZE },
+		{ HM_FRAME_SETUP_ACK, 7, -EMSGSIZE },
+		{ HM_FRAME_SETUP_ACK, 8, 0 },
+		{ HM_FRAME_SETUP_ACK, 9, -EMSGSIZE },
+		{ HM_FRAME_SETUP_ACK, 16, -EMSGSIZE },
+		{ HM_FRAME_ACK, 0, -EMSGSIZE },
+		{ HM_FRAME_ACK, 15, -EMSGSIZE },
+		{ HM_FRAME_ACK, 16, 0 },
+		{ HM_FRAME_ACK, 17, -EMSGSIZE },
+		{ HM_FRAME_ACK, 16 + 4096, -EMSGSIZE },	/* no data in an ACK */
+		{ HM_FRAME_ACK, DATA_MAX, -EMSGSIZE },
+		/* The old fixed-size types did not get DATA's range. */
+		{ HM_FRAME_PING, 16, -EMSGSIZE },
+		{ HM_FRAME_PONG, DATA_MAX, -EMSGSIZE },
+		{ HM_FRAME_WELCOME, 1, -EMSGSIZE },
+		{ HM_FRAME_HELLO, 41, -EMSGSIZE },
+	};
+	uint8_t b[HDR_LEN];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		for (unsigned int lane = 0; lane < HM_NR_LANES; lane++) {
+			int got;
+
+			raw_hdr(b, cases[i].type, lane, cases[i].len, 3);
+			got = check_raw(b, lane, 3);
+			if (got != cases[i].want)
+				printf("    type %u len %u lane %u: %d, want %d\n",
+				       cases[i].type, cases[i].len, lane, got,
+				       cases[i].want);
+			CHECK_EQ(got, cases[i].want);
+		}
+	}
+	/* A length within bounds does not hide a bad sequence number. */
+	raw_hdr(b, HM_FRAME_DATA, 1, DATA_MAX, 4);
+	CHECK_EQ(check_raw(b, 1, 5), -EBADMSG);
+	/* Nor does the check of the length come after the sequence's. */
+	raw_hdr(b, HM_FRAME_DATA, 1, DATA_MAX + 1, 4);
+	CHECK_EQ(check_raw(b, 1, 5), -EMSGSIZE);
 }
 
 static void test_len_over_max(void)
@@ -490,9 +704,9 @@ static int model_check(const uint8_t *b, unsigned int lane, uint64_t seq)
 		s = s << 8 | b[OFF_SEQ + i];
 	if (memcmp(b, "HMIG", 4) || b[OFF_VERSION] != 1 || b[OFF_FLAGS] ||
 	    b[OFF_RESERVED] || b[OFF_RESERVED + 1] || b[OFF_RESERVED + 2] ||
-	    b[OFF_RESERVED + 3] || b[OFF_LANE] != lane || type < 1 || type > 7)
+	    b[OFF_RESERVED + 3] || b[OFF_LANE] != lane || type < 1 || type > 11)
 		return -EPROTO;
-	if (len != spec_len(type))
+	if (len < spec_len(type) || len > spec_max_len(type))
 		return -EMSGSIZE;
 	if (s != seq)
 		return -EBADMSG;
@@ -502,7 +716,10 @@ static int model_check(const uint8_t *b, unsigned int lane, uint64_t seq)
 /* Mismatches between hm_hdr_check() and the model for one type and lane. */
 static unsigned int model_mismatches(unsigned int type, unsigned int lane)
 {
-	static const uint32_t lens[] = { 0, 4, 8, 32, 40, 72, 0xffffffffU };
+	static const uint32_t lens[] = {
+		0, 4, 7, 8, 9, 15, 16, 17, 32, 40, 72, 4096 + 16, DATA_MAX,
+		DATA_MAX + 1, HM_MAX_PAYLOAD, 0xffffffffU,
+	};
 	static const uint64_t seqs[] = { 0, 1, 0x100000001ULL };
 	unsigned int bad = 0;
 	uint8_t b[HDR_LEN];
@@ -537,6 +754,10 @@ static const struct {
 	{ "hm_hdr_init: wire bytes", test_init_bytes },
 	{ "round trip: every type, lane and seq", test_round_trip },
 	{ "hm_frame_payload_len: every type", test_payload_len },
+	{ "hm_frame_max_payload_len: every type", test_max_payload_len },
+	{ "hm_frame_lane: every type", test_frame_lane },
+	{ "payloads: SETUP, SETUP_ACK, DATA, ACK wire bytes",
+	  test_payload_bytes },
 	{ "hm_frame_is_handshake: every type", test_is_handshake },
 	{ "reject: bad magic", test_bad_magic },
 	{ "reject: bad version", test_bad_version },
@@ -545,6 +766,8 @@ static const struct {
 	{ "reject: wrong or unknown lane", test_bad_lane },
 	{ "reject: type 0 and types above max", test_bad_type },
 	{ "reject: wrong length for each type", test_bad_len },
+	{ "bounds: DATA 16..16+1MiB, SETUP 16, SETUP_ACK 8, ACK 16",
+	  test_push_len_bounds },
 	{ "reject: length above HM_MAX_PAYLOAD", test_len_over_max },
 	{ "reject: wrong seq (-EBADMSG)", test_bad_seq },
 	{ "reject: error precedence", test_error_order },
