@@ -38,11 +38,16 @@ REJECT = 4
 WELCOME = 5
 PING = 6
 PONG = 7
-TYPE_MAX = PONG
+SETUP = 8       # source -> dest, control lane: the geometry
+SETUP_ACK = 9   # dest -> source, control lane
+DATA = 10       # source -> dest, bulk lane: a run of chunks
+ACK = 11        # dest -> source, bulk lane: a run is written
+TYPE_MAX = ACK
 
 TYPE_NAMES = {HELLO: "HELLO", CHALLENGE: "CHALLENGE", RESPONSE: "RESPONSE",
               REJECT: "REJECT", WELCOME: "WELCOME", PING: "PING",
-              PONG: "PONG"}
+              PONG: "PONG", SETUP: "SETUP", SETUP_ACK: "SETUP_ACK",
+              DATA: "DATA", ACK: "ACK"}
 
 REJECT_VERSION = 1
 REJECT_AUTH = 2
@@ -51,6 +56,13 @@ REJECT_PROTOCOL = 4
 
 REJECT_NAMES = {REJECT_VERSION: "version", REJECT_AUTH: "auth",
                 REJECT_BUSY: "busy", REJECT_PROTOCOL: "protocol"}
+
+SETUP_OK = 0
+SETUP_GEOMETRY = 1  # target length or chunk size differ
+
+SETUP_STATUS_NAMES = {SETUP_OK: "ok", SETUP_GEOMETRY: "geometry mismatch"}
+
+DATA_ZERO = 0x1  # the chunks are all zeroes: no data follows
 
 LABEL_SERVER_PROOF = b"hybridmig v1 server proof"
 LABEL_CLIENT_PROOF = b"hybridmig v1 client proof"
@@ -69,10 +81,22 @@ HELLO_FMT = struct.Struct(">HHI32s")  # 40
 CHALLENGE_FMT = struct.Struct(">HHI32s32s")  # 72
 REJECT_FMT = struct.Struct(">I")  # 4
 PING_FMT = struct.Struct(">Q")  # 8
+SETUP_FMT = struct.Struct(">QII")  # 16: target_sectors chunk_sectors flags
+SETUP_ACK_FMT = struct.Struct(">II")  # 8: status reserved
+DATA_FMT = struct.Struct(">QII")  # 16: first_chunk nr_chunks flags, data
+ACK_FMT = struct.Struct(">QII")  # 16: first_chunk nr_chunks status
 
+SECTOR = 512
+
+# The smallest payload of each type (hm_frame_payload_len()); only DATA
+# may be longer (hm_frame_max_payload_len()).
 PAYLOAD_LEN = {HELLO: HELLO_FMT.size, CHALLENGE: CHALLENGE_FMT.size,
                RESPONSE: MAC_LEN, REJECT: REJECT_FMT.size, WELCOME: 0,
-               PING: PING_FMT.size, PONG: PING_FMT.size}
+               PING: PING_FMT.size, PONG: PING_FMT.size,
+               SETUP: SETUP_FMT.size, SETUP_ACK: SETUP_ACK_FMT.size,
+               DATA: DATA_FMT.size, ACK: ACK_FMT.size}
+MAX_PAYLOAD_LEN = dict(PAYLOAD_LEN)
+MAX_PAYLOAD_LEN[DATA] = DATA_FMT.size + MAX_DATA_PIECE
 
 Header = collections.namedtuple(
     "Header", "magic version type lane flags len reserved seq")
@@ -99,8 +123,25 @@ def unpack_hdr(data):
 
 
 def payload_len(ftype):
-    """hm_frame_payload_len(): the exact payload size, 0 if unknown."""
+    """hm_frame_payload_len(): the smallest payload size, 0 if unknown."""
     return PAYLOAD_LEN.get(ftype, 0)
+
+
+def max_payload_len(ftype):
+    """hm_frame_max_payload_len(): the largest payload size, 0 if
+    unknown. Only DATA's differs from payload_len()."""
+    return MAX_PAYLOAD_LEN.get(ftype, 0)
+
+
+# Which end sends each push frame: the client is the source, the server
+# the destination.
+PUSH_SENDER = {SETUP: "client", SETUP_ACK: "server", DATA: "client",
+               ACK: "server"}
+
+
+def frame_lane(ftype):
+    """hm_frame_lane(): the lane a session frame type travels on."""
+    return LANE_BULK if ftype in (DATA, ACK) else LANE_CONTROL
 
 
 def is_handshake(ftype):
@@ -117,7 +158,8 @@ def hdr_check(h, lane, seq):
     if (h.magic != MAGIC or h.version != VERSION or h.flags or h.reserved
             or h.lane != lane or not h.type or h.type > TYPE_MAX):
         return -errno.EPROTO
-    if h.len > MAX_PAYLOAD or h.len != payload_len(h.type):
+    if (h.len > MAX_PAYLOAD or h.len < payload_len(h.type)
+            or h.len > max_payload_len(h.type)):
         return -errno.EMSGSIZE
     if h.seq != seq:
         return -errno.EBADMSG
@@ -200,6 +242,55 @@ def parse_ping(p):
     return PING_FMT.unpack(p)[0]
 
 
+# SETUP, SETUP_ACK, DATA and ACK: the push protocol. The pack_* functions
+# write any field values (tests need bad ones too); the parse_* functions
+# only cut fields out, and Geometry checks them as the receiver must.
+
+def pack_setup(target_sectors, chunk_sectors, flags=0):
+    return SETUP_FMT.pack(target_sectors, chunk_sectors, flags)
+
+
+def parse_setup(p):
+    """(target_sectors, chunk_sectors, flags)"""
+    return SETUP_FMT.unpack(p)
+
+
+def pack_setup_ack(status=SETUP_OK, reserved=0):
+    return SETUP_ACK_FMT.pack(status, reserved)
+
+
+def parse_setup_ack(p):
+    """(status, reserved)"""
+    return SETUP_ACK_FMT.unpack(p)
+
+
+def pack_data(first_chunk, nr_chunks, data=b"", zero=False, flags=None):
+    """A DATA payload: the run's head, then its bytes (none for a ZERO
+    run). flags, if given, replaces the ZERO bit computed from zero."""
+    if flags is None:
+        flags = DATA_ZERO if zero else 0
+    return DATA_FMT.pack(first_chunk, nr_chunks, flags) + data
+
+
+def parse_data(p):
+    """(first_chunk, nr_chunks, flags, data)"""
+    first, nr, flags = DATA_FMT.unpack(p[:DATA_FMT.size])
+    return first, nr, flags, p[DATA_FMT.size:]
+
+
+def pack_ack(first_chunk, nr_chunks, status=0):
+    return ACK_FMT.pack(first_chunk, nr_chunks, status)
+
+
+def parse_ack(p):
+    """(first_chunk, nr_chunks, status)"""
+    return ACK_FMT.unpack(p)
+
+
+def setup_status_name(status):
+    return SETUP_STATUS_NAMES.get(status, "status %d" % status)
+
+
 def encode_frame(ftype, lane, seq, payload=b"", key=None):
     """One frame on the wire; session frames need the sender's key."""
     hdr = pack_hdr(ftype, lane, len(payload), seq)
@@ -262,6 +353,119 @@ class NoVersion(ProtoError):
         super().__init__("no common version: %s" % what)
 
 
+class BadPayload(ProtoError):
+    """A frame whose header and MAC are good but whose payload breaks a
+    rule of the push protocol (a run outside the device, a wrong data
+    length, unknown flags...)."""
+    def __init__(self, what):
+        super().__init__("bad payload: %s" % what)
+
+
+class GeometryMismatch(ProtoError):
+    """SETUP_ACK with status SETUP_GEOMETRY, or a SETUP that does not
+    match our own geometry: the link must be dropped."""
+    def __init__(self, what):
+        super().__init__("geometry mismatch: %s" % what)
+
+
+# --- Geometry: the rules of SETUP, DATA and ACK ----------------------------
+
+class Geometry:
+    """The target length and chunk size both ends must agree on (SETUP),
+    and the checks a receiver makes of DATA and ACK payloads against them.
+    The last chunk is short when the length is not a multiple of the chunk
+    size."""
+
+    def __init__(self, target_sectors, chunk_sectors):
+        if chunk_sectors <= 0 or target_sectors <= 0:
+            raise ValueError("empty geometry")
+        self.target_sectors = target_sectors
+        self.chunk_sectors = chunk_sectors
+        self.chunk_bytes = chunk_sectors * SECTOR
+        self.nr_chunks = -(-target_sectors // chunk_sectors)
+
+    def __eq__(self, other):
+        return (isinstance(other, Geometry) and
+                (self.target_sectors, self.chunk_sectors) ==
+                (other.target_sectors, other.chunk_sectors))
+
+    def __repr__(self):
+        return "Geometry(%d, %d)" % (self.target_sectors, self.chunk_sectors)
+
+    def setup_payload(self):
+        return pack_setup(self.target_sectors, self.chunk_sectors)
+
+    def chunk_len(self, chunk):
+        """Bytes of one chunk: the last one may be short."""
+        start = chunk * self.chunk_sectors
+        return (min(start + self.chunk_sectors, self.target_sectors) -
+                start) * SECTOR
+
+    def run_len(self, first, nr):
+        """Bytes of chunks first .. first + nr - 1 (all in range)."""
+        end = min((first + nr) * self.chunk_sectors, self.target_sectors)
+        return (end - first * self.chunk_sectors) * SECTOR
+
+    def offset(self, chunk):
+        return chunk * self.chunk_bytes
+
+    def _check_run(self, what, first, nr):
+        if nr == 0:
+            raise BadPayload("%s of no chunks" % what)
+        if first >= self.nr_chunks or nr > self.nr_chunks - first:
+            raise BadPayload("%s of chunks %d+%d beyond the %d chunks" %
+                             (what, first, nr, self.nr_chunks))
+        if self.run_len(first, nr) > MAX_DATA_PIECE:
+            raise BadPayload("%s of %d bytes, more than %d" %
+                             (what, self.run_len(first, nr), MAX_DATA_PIECE))
+
+    def check_setup(self, p):
+        """The destination's verdict on a SETUP payload: SETUP_OK or
+        SETUP_GEOMETRY. Unknown flags are a BadPayload."""
+        target_sectors, chunk_sectors, flags = parse_setup(p)
+        if flags:
+            raise BadPayload("SETUP flags %#x" % flags)
+        if (target_sectors, chunk_sectors) != (self.target_sectors,
+                                               self.chunk_sectors):
+            return SETUP_GEOMETRY
+        return SETUP_OK
+
+    def check_data(self, p):
+        """A DATA payload as the destination must check it: returns
+        (first_chunk, nr_chunks, zero, data); raises BadPayload."""
+        if len(p) < DATA_FMT.size:
+            raise BadPayload("DATA of %d bytes" % len(p))
+        first, nr, flags, data = parse_data(p)
+        if flags & ~DATA_ZERO:
+            raise BadPayload("DATA flags %#x" % flags)
+        self._check_run("DATA", first, nr)
+        zero = bool(flags & DATA_ZERO)
+        want = 0 if zero else self.run_len(first, nr)
+        if len(data) != want:
+            raise BadPayload("DATA of chunks %d+%d with %d data bytes, "
+                             "not %d" % (first, nr, len(data), want))
+        return first, nr, zero, data
+
+    def check_ack(self, p):
+        """An ACK payload as the source must check it: returns
+        (first_chunk, nr_chunks, status); raises BadPayload."""
+        first, nr, status = parse_ack(p)
+        self._check_run("ACK", first, nr)
+        return first, nr, status
+
+    def runs(self, chunks, max_bytes=MAX_DATA_PIECE):
+        """Cut sorted chunk numbers into runs of adjacent chunks of at most
+        max_bytes each, as the source's pusher does: [(first, nr)...]."""
+        out = []
+        for c in chunks:
+            if (out and out[-1][0] + out[-1][1] == c and
+                    self.run_len(out[-1][0], out[-1][1] + 1) <= max_bytes):
+                out[-1] = (out[-1][0], out[-1][1] + 1)
+            else:
+                out.append((c, 1))
+        return out
+
+
 # --- A connection ------------------------------------------------------------
 
 class Channel:
@@ -269,9 +473,11 @@ class Channel:
 
     recv() validates every header exactly as the kernel does (hdr_check
     with the expected seq) before reading its payload, then checks the
-    MAC of session frames. Any failure raises a ProtoError; the caller
-    closes. send() numbers and MACs frames. Sends are serialised by a lock;
-    one thread at a time may recv().
+    MAC of session frames, and that a push frame (SETUP, SETUP_ACK, DATA,
+    ACK) comes from the right end on its own lane. Payload fields are the
+    caller's to check (see Geometry). Any failure raises a ProtoError; the
+    caller closes. send() numbers and MACs frames. Sends are serialised by
+    a lock; one thread at a time may recv().
     """
 
     def __init__(self, sock, role, lane=None):
@@ -360,6 +566,14 @@ class Channel:
             if not hmac.compare_digest(mac,
                                        frame_mac(self.rx_key, raw, payload)):
                 raise BadMac(h)
+            sender = PUSH_SENDER.get(h.type)
+            if sender == self.role:
+                raise Unexpected("%s from the %s" % (
+                    type_name(h.type),
+                    "source" if sender == "server" else "destination"))
+            if sender and h.lane != frame_lane(h.type):
+                raise Unexpected("%s on lane %d" % (type_name(h.type),
+                                                    h.lane))
         elif self.up:
             raise Unexpected("%s after the handshake" % type_name(h.type))
         self.recv_seq += 1
@@ -474,6 +688,53 @@ def server_handshake(sock, key, timeout=HANDSHAKE_TIMEOUT, lane_busy=None,
     ch.up = True
     ch.send(WELCOME)
     return ch
+
+
+def _recv_skipping_pings(ch, deadline):
+    """The next frame that is not a keep-alive; PINGs are answered."""
+    while True:
+        h, p = ch.recv(max(deadline - time.monotonic(), 0.001))
+        if h.type == PING:
+            ch.send(PONG, p)
+        elif h.type != PONG:
+            return h, p
+
+
+def source_setup(ch, geometry, timeout=5.0):
+    """Source side of SETUP on an up control lane: send our geometry, wait
+    for the SETUP_ACK. Raises GeometryMismatch (the link must be dropped)
+    or another ProtoError."""
+    deadline = time.monotonic() + timeout
+    ch.send(SETUP, geometry.setup_payload())
+    h, p = _recv_skipping_pings(ch, deadline)
+    if h.type != SETUP_ACK:
+        raise Unexpected("%s instead of SETUP_ACK" % type_name(h.type))
+    status, reserved = parse_setup_ack(p)
+    if reserved:
+        raise BadPayload("SETUP_ACK reserved %#x" % reserved)
+    if status == SETUP_GEOMETRY:
+        raise GeometryMismatch("the destination differs from %r" % geometry)
+    if status != SETUP_OK:
+        raise BadPayload("SETUP_ACK %s" % setup_status_name(status))
+
+
+def dest_setup(ch, geometry, timeout=5.0):
+    """Destination side of SETUP on an up control lane: wait for the
+    source's SETUP, answer it. Returns the source's Geometry; raises
+    GeometryMismatch after answering SETUP_GEOMETRY, or another
+    ProtoError."""
+    deadline = time.monotonic() + timeout
+    h, p = _recv_skipping_pings(ch, deadline)
+    if h.type != SETUP:
+        raise Unexpected("%s instead of SETUP" % type_name(h.type))
+    status = geometry.check_setup(p)
+    ch.send(SETUP_ACK, pack_setup_ack(status))
+    target_sectors, chunk_sectors, _ = parse_setup(p)
+    if status != SETUP_OK:
+        raise GeometryMismatch("source %d sectors in chunks of %d, "
+                               "we %r" % (target_sectors, chunk_sectors,
+                                          geometry))
+    return Geometry(target_sectors, chunk_sectors)
 
 
 class FrameSplitter:

@@ -180,8 +180,11 @@ def handshake_pair(ckey=KEY, skey=KEY, lane=0):
 
 def test_codec():
     eq(hp.HDR_LEN, 24, "header size")
-    eq([hp.payload_len(t) for t in range(9)], [0, 40, 72, 32, 4, 0, 8, 8, 0],
-       "payload sizes")
+    eq([hp.payload_len(t) for t in range(13)],
+       [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16, 16, 0], "payload sizes")
+    eq([hp.max_payload_len(t) for t in range(13)],
+       [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16 + (1 << 20), 16, 0],
+       "largest payload sizes")
     b = hp.pack_hdr(hp.PING, 1, 8, 0x0102030405060708)
     eq(b, b"HMIG\x01\x06\x01\x00\x00\x00\x00\x08\x00\x00\x00\x00"
        b"\x01\x02\x03\x04\x05\x06\x07\x08", "wire bytes")
@@ -195,16 +198,139 @@ def test_codec():
                     ({"reserved": 1}, -errno.EPROTO)):
         h = hp.unpack_hdr(hp.pack_hdr(hp.PING, 0, 8, 0, **kw))
         eq(hp.hdr_check(h, 0, 0), err, repr(kw))
-    for t, ln in ((0, 0), (8, 8), (255, 0)):
+    for t, ln in ((0, 0), (12, 16), (12, 8), (255, 0)):
         eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(t, 0, ln, 0)), 0, 0),
            -errno.EPROTO, "type %d" % t)
-    for t in range(1, 8):
-        good = hp.payload_len(t)
+    for t in range(1, 12):
+        good = hp.max_payload_len(t)
         for ln in (good + 1, hp.MAX_PAYLOAD + 1, 0xFFFFFFFF):
             eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(t, 0, ln, 0)), 0, 0),
                -errno.EMSGSIZE, "type %d len %d" % (t, ln))
     check(all(hp.is_handshake(t) for t in range(1, 5)), "handshake types")
     check(not any(hp.is_handshake(t) for t in (0, 5, 6, 7, 8)), "session")
+
+
+def test_push_bounds():
+    """hdr_check's per-type bounds of the push frames, one byte either
+    side."""
+    mib = 1 << 20
+    cases = [(hp.DATA, 0, False), (hp.DATA, 15, False), (hp.DATA, 16, True),
+             (hp.DATA, 17, True), (hp.DATA, 16 + 4096, True),
+             (hp.DATA, 16 + mib - 1, True), (hp.DATA, 16 + mib, True),
+             (hp.DATA, 16 + mib + 1, False),
+             (hp.DATA, hp.MAX_PAYLOAD, False),
+             (hp.DATA, hp.MAX_PAYLOAD + 1, False),
+             (hp.SETUP, 0, False), (hp.SETUP, 15, False),
+             (hp.SETUP, 16, True), (hp.SETUP, 17, False),
+             (hp.SETUP_ACK, 7, False), (hp.SETUP_ACK, 8, True),
+             (hp.SETUP_ACK, 9, False), (hp.SETUP_ACK, 16, False),
+             (hp.ACK, 15, False), (hp.ACK, 16, True), (hp.ACK, 17, False),
+             (hp.ACK, 16 + 4096, False),
+             (hp.PING, 16, False), (hp.WELCOME, 16, False)]
+    for t, ln, ok in cases:
+        for lane in (0, 1):
+            h = hp.unpack_hdr(hp.pack_hdr(t, lane, ln, 7))
+            eq(hp.hdr_check(h, lane, 7), 0 if ok else -errno.EMSGSIZE,
+               "%s len %d lane %d" % (hp.type_name(t), ln, lane))
+    # The length is checked before the sequence number.
+    h = hp.unpack_hdr(hp.pack_hdr(hp.DATA, 1, 16 + mib + 1, 7))
+    eq(hp.hdr_check(h, 1, 8), -errno.EMSGSIZE, "length before seq")
+    h = hp.unpack_hdr(hp.pack_hdr(hp.DATA, 1, 16 + mib, 7))
+    eq(hp.hdr_check(h, 1, 8), -errno.EBADMSG, "then seq")
+    eq([hp.frame_lane(t) for t in (hp.SETUP, hp.SETUP_ACK, hp.DATA, hp.ACK,
+                                   hp.PING)], [0, 0, 1, 1, 0], "lanes")
+
+
+def test_push_payloads():
+    """Wire bytes of the push payloads, and parse of pack."""
+    eq(hp.pack_setup(0x0102030405, 128),
+       bytes.fromhex("0000000102030405" "00000080" "00000000"), "SETUP")
+    eq(hp.parse_setup(hp.pack_setup(524288, 128, 3)), (524288, 128, 3),
+       "parse_setup")
+    eq(hp.pack_setup_ack(hp.SETUP_GEOMETRY),
+       bytes.fromhex("00000001" "00000000"), "SETUP_ACK")
+    eq(hp.parse_setup_ack(hp.pack_setup_ack(1, 2)), (1, 2), "parse_setup_ack")
+    eq(hp.pack_data(0x7FFFFFFE, 16, zero=True),
+       bytes.fromhex("000000007ffffffe" "00000010" "00000001"), "ZERO")
+    eq(hp.pack_data(3, 1, b"abc"),
+       bytes.fromhex("0000000000000003" "00000001" "00000000") + b"abc",
+       "DATA")
+    eq(hp.parse_data(hp.pack_data(5, 2, b"xy", flags=6)), (5, 2, 6, b"xy"),
+       "parse_data")
+    eq(hp.pack_ack(0x7FFFFFFE, 16, 5),
+       bytes.fromhex("000000007ffffffe" "00000010" "00000005"), "ACK")
+    eq(hp.parse_ack(hp.pack_ack(9, 8, 7)), (9, 8, 7), "parse_ack")
+    eq([len(p) for p in (hp.pack_setup(1, 8), hp.pack_setup_ack(),
+                         hp.pack_data(0, 1, zero=True), hp.pack_ack(0, 1))],
+       [16, 8, 16, 16], "sizes")
+
+
+def _bad_payload(fn, *a):
+    try:
+        fn(*a)
+    except hp.BadPayload:
+        return True
+    return False
+
+
+def test_geometry():
+    # 41 sectors in chunks of 8: 6 chunks, the last one 1 sector.
+    g = hp.Geometry(41, 8)
+    eq((g.nr_chunks, g.chunk_bytes), (6, 4096), "chunks")
+    eq([g.chunk_len(c) for c in range(6)], [4096] * 5 + [512], "lengths")
+    eq((g.run_len(0, 6), g.run_len(4, 2), g.run_len(2, 1)),
+       (5 * 4096 + 512, 4096 + 512, 4096), "run lengths")
+    # SETUP.
+    eq(g.check_setup(hp.pack_setup(41, 8)), hp.SETUP_OK, "same")
+    eq(g.check_setup(hp.pack_setup(40, 8)), hp.SETUP_GEOMETRY, "length")
+    eq(g.check_setup(hp.pack_setup(41, 16)), hp.SETUP_GEOMETRY, "chunk")
+    check(_bad_payload(g.check_setup, hp.pack_setup(41, 8, 1)), "flags")
+    # DATA: good runs.
+    eq(g.check_data(hp.pack_data(0, 2, bytes(8192))), (0, 2, False,
+                                                       bytes(8192)), "run")
+    eq(g.check_data(hp.pack_data(4, 2, b"x" * 4608))[:3], (4, 2, False),
+       "run ending in the short chunk")
+    eq(g.check_data(hp.pack_data(0, 6, zero=True)), (0, 6, True, b""),
+       "ZERO run of the whole device")
+    # DATA: every broken rule.
+    for what, p in (
+            ("no chunks", hp.pack_data(0, 0)),
+            ("no chunks, ZERO", hp.pack_data(0, 0, zero=True)),
+            ("first beyond the end", hp.pack_data(6, 1, zero=True)),
+            ("run beyond the end", hp.pack_data(5, 2, zero=True)),
+            ("first near 2^64", hp.pack_data((1 << 64) - 1, 2, zero=True)),
+            ("nr near 2^32", hp.pack_data(1, 0xFFFFFFFF, zero=True)),
+            ("one byte short", hp.pack_data(0, 1, bytes(4095))),
+            ("one byte long", hp.pack_data(0, 1, bytes(4097))),
+            ("short chunk sent whole", hp.pack_data(5, 1, bytes(4096))),
+            ("ZERO with data", hp.pack_data(0, 1, bytes(4096), zero=True)),
+            ("ZERO with a byte", hp.pack_data(0, 1, b"\0", zero=True)),
+            ("unknown flag", hp.pack_data(0, 1, bytes(4096), flags=2)),
+            ("ZERO and unknown", hp.pack_data(0, 1, flags=0x80000001)),
+            ("head cut", hp.pack_data(0, 1)[:15])):
+        check(_bad_payload(g.check_data, p), "DATA " + what)
+    # No run covers more than 1 MiB, ZERO or not.
+    big = hp.Geometry(4096, 8)   # 512 chunks of 4 KiB
+    eq(big.check_data(hp.pack_data(0, 256, zero=True))[:3], (0, 256, True),
+       "1 MiB ZERO run")
+    eq(len(big.check_data(hp.pack_data(0, 256, bytes(1 << 20)))[3]),
+       1 << 20, "1 MiB run")
+    check(_bad_payload(big.check_data, hp.pack_data(0, 257, zero=True)),
+          "ZERO run over 1 MiB")
+    check(_bad_payload(big.check_data, hp.pack_data(0, 257,
+                                                    bytes(257 * 4096))),
+          "run over 1 MiB")
+    # ACK.
+    eq(g.check_ack(hp.pack_ack(4, 2, 0)), (4, 2, 0), "ACK")
+    eq(g.check_ack(hp.pack_ack(0, 1, 5)), (0, 1, 5), "failed write")
+    for p in (hp.pack_ack(0, 0), hp.pack_ack(6, 1), hp.pack_ack(5, 2),
+              hp.pack_ack((1 << 64) - 1, 1)):
+        check(_bad_payload(g.check_ack, p), "ACK %r" % (hp.parse_ack(p),))
+    # Runs of adjacent chunks, at most 1 MiB each.
+    eq(g.runs([0, 1, 2, 4, 5]), [(0, 3), (4, 2)], "runs")
+    eq(g.runs([0, 1, 2, 3], max_bytes=8192), [(0, 2), (2, 2)], "capped")
+    eq(big.runs(range(512)), [(0, 256), (256, 256)], "1 MiB runs")
+    eq(g.runs([]), [], "none")
 
 
 def test_hmac_vector():
@@ -431,6 +557,141 @@ def test_session_violations():
     c.sock.shutdown(socket.SHUT_WR)
     e = _catch(s.recv, 2)
     check(isinstance(e, hp.PeerClosed) and e.partial, "truncated: %r" % e)
+
+
+def up_lanes(src_geo=None, dst_geo=None):
+    """Both lanes of a link up: {lane: (source channel, dest channel)}."""
+    lanes = {}
+    for lane in (hp.LANE_CONTROL, hp.LANE_BULK):
+        c, s, _, _ = handshake_pair(lane=lane)
+        check(isinstance(c, hp.Channel) and isinstance(s, hp.Channel),
+              "handshake lane %d" % lane)
+        lanes[lane] = (c, s)
+    return lanes
+
+
+def _close_lanes(lanes):
+    for c, s in lanes.values():
+        c.close()
+        s.close()
+
+
+def test_push_session():
+    """A push over two up lanes, both ends in Python: SETUP on control,
+    runs of DATA (and ZERO) on bulk, ACKs in the order the writes end, the
+    destination's copy equal to the source's in the end."""
+    geo = hp.Geometry(8 * 40 + 3, 8)       # 41 chunks, the last short
+    rnd = random.Random(4)
+    image = bytearray(rnd.getrandbits(8) for _ in range(geo.target_sectors
+                                                         * hp.SECTOR))
+    for c in (3, 4, 5, 20):                  # all-zero chunks
+        off = geo.offset(c)
+        image[off:off + geo.chunk_len(c)] = bytes(geo.chunk_len(c))
+    lanes = up_lanes()
+    (sc, dc), (sb, db) = lanes[0], lanes[1]
+    res = {}
+
+    def dest():
+        try:
+            g = hp.dest_setup(dc, geo, 5)
+            copy = bytearray(len(image))
+            pending, written = [], set()
+            while len(written) < g.nr_chunks:
+                h, p = db.recv(5)
+                eq(h.type, hp.DATA, "type")
+                first, nr, zero, data = g.check_data(p)
+                off = g.offset(first)
+                n = g.run_len(first, nr)
+                copy[off:off + n] = bytes(n) if zero else data
+                written.update(range(first, first + nr))
+                pending.append((first, nr))
+                if len(pending) == 3 or len(written) == g.nr_chunks:
+                    # Writes end in any order: acknowledge backwards.
+                    for f, k in reversed(pending):
+                        db.send(hp.ACK, hp.pack_ack(f, k))
+                    pending = []
+            res["copy"] = copy
+        except (hp.ProtoError, Fail) as e:
+            res["dest"] = e
+
+    t = threading.Thread(target=dest)
+    t.start()
+    try:
+        hp.source_setup(sc, geo, 5)
+        inflight, acked, sent = {}, 0, 0
+        zero_frames = 0
+        for first, nr in geo.runs(range(geo.nr_chunks), max_bytes=3 * 4096):
+            off = geo.offset(first)
+            data = bytes(image[off:off + geo.run_len(first, nr)])
+            zero = not any(data)
+            zero_frames += zero
+            sb.send(hp.DATA, hp.pack_data(first, nr, b"" if zero else data,
+                                          zero=zero))
+            inflight[first] = nr
+            sent += nr
+        while inflight:
+            h, p = sb.recv(5)
+            eq(h.type, hp.ACK, "ACK")
+            first, nr, status = geo.check_ack(p)
+            eq(status, 0, "write status")
+            eq(inflight.pop(first, None), nr, "an ACK names a run in flight")
+            acked += nr
+        eq((sent, acked), (41, 41), "all chunks sent and acknowledged")
+        check(zero_frames >= 1, "a ZERO run went")
+    finally:
+        t.join(10)
+        _close_lanes(lanes)
+    check("dest" not in res, "destination: %r" % res.get("dest"))
+    check(res.get("copy") == image, "the copy equals the source")
+
+
+def test_push_setup_mismatch():
+    lanes = up_lanes()
+    (sc, dc) = lanes[0]
+    res = {}
+    t = threading.Thread(target=lambda: res.update(
+        d=_catch(hp.dest_setup, dc, hp.Geometry(1024, 8), 5)))
+    t.start()
+    e = _catch(hp.source_setup, sc, hp.Geometry(1024, 16), 5)
+    t.join(5)
+    check(isinstance(e, hp.GeometryMismatch), "source: %r" % e)
+    check(isinstance(res["d"], hp.GeometryMismatch), "dest: %r" % res["d"])
+    _close_lanes(lanes)
+
+
+def test_push_frame_rules():
+    """Push frames only from their sender, only on their lane."""
+    def case(lane, sender, ftype, payload):
+        lanes = up_lanes()
+        c, s = lanes[lane]
+        tx, rx = (c, s) if sender == "source" else (s, c)
+        tx.send(ftype, payload)
+        e = _catch(rx.recv, 2)
+        _close_lanes(lanes)
+        return e
+
+    ok = [(0, "source", hp.SETUP, hp.pack_setup(8, 8)),
+          (0, "dest", hp.SETUP_ACK, hp.pack_setup_ack()),
+          (1, "source", hp.DATA, hp.pack_data(0, 1, zero=True)),
+          (1, "dest", hp.ACK, hp.pack_ack(0, 1))]
+    for lane, sender, t, p in ok:
+        e = case(lane, sender, t, p)
+        check(isinstance(e, tuple) and e[0].type == t,
+              "%s from the %s on lane %d: %r" % (hp.type_name(t), sender,
+                                                 lane, e))
+    bad = [(1, "source", hp.SETUP, hp.pack_setup(8, 8)),
+           (0, "dest", hp.SETUP, hp.pack_setup(8, 8)),
+           (1, "dest", hp.SETUP_ACK, hp.pack_setup_ack()),
+           (0, "source", hp.SETUP_ACK, hp.pack_setup_ack()),
+           (0, "source", hp.DATA, hp.pack_data(0, 1, zero=True)),
+           (1, "dest", hp.DATA, hp.pack_data(0, 1, zero=True)),
+           (0, "dest", hp.ACK, hp.pack_ack(0, 1)),
+           (1, "source", hp.ACK, hp.pack_ack(0, 1))]
+    for lane, sender, t, p in bad:
+        e = case(lane, sender, t, p)
+        check(isinstance(e, hp.Unexpected),
+              "%s from the %s on lane %d: %r" % (hp.type_name(t), sender,
+                                                 lane, e))
 
 
 def test_server_handshake_timeout():
@@ -722,6 +983,9 @@ def test_server_once():
 
 TESTS = [
     ("codec: header pack/check", test_codec),
+    ("codec: push frame length bounds", test_push_bounds),
+    ("codec: push payloads pack/parse", test_push_payloads),
+    ("push: geometry, DATA/ACK/SETUP payload rules", test_geometry),
     ("crypto: HMAC-SHA256 vector", test_hmac_vector),
     ("crypto: labels, lanes and directions separate", test_labels_separate),
     ("framing: splitter across chunk boundaries", test_splitter),
@@ -731,6 +995,10 @@ TESTS = [
     ("handshake: reflection refused both ways", test_reflection_in_process),
     ("handshake: version mismatch rejected", test_version_reject),
     ("handshake: server timeout", test_server_handshake_timeout),
+    ("push: SETUP, DATA/ZERO runs, ACKs out of order", test_push_session),
+    ("push: SETUP geometry mismatch", test_push_setup_mismatch),
+    ("push: frames only from their sender, on their lane",
+     test_push_frame_rules),
     ("session: MAC, replay, reflection, lane, late handshake, cut",
      test_session_violations),
     ("cli: client and server, two lanes", test_cli_client_server),
