@@ -21,6 +21,7 @@
 #include <crypto/hash.h>
 #include <keys/user-type.h>
 #include <linux/device-mapper.h>
+#include <linux/bvec.h>
 #include <linux/inet.h>
 #include <linux/in.h>
 #include <linux/in6.h>
@@ -31,6 +32,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/tcp.h>
+#include <linux/uio.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 
@@ -67,7 +69,12 @@ struct hm_lane_conn {
 	u64 rx_seq;
 	unsigned long last_tx;		/* jiffies, for keepalive */
 	unsigned long last_rx;
-	u8 rx_buf[128];			/* largest control payload */
+	u8 rx_buf[128];			/* fixed part of any payload */
+	struct hm_buf *rx_data;		/* data of the DATA frame received */
+#ifdef HM_HAVE_SPLICE_PAGES
+	struct bio_vec tx_bvec[HM_BUF_PAGES];	/* under tx_lock */
+#endif
+	struct bio_vec rx_bvec[HM_BUF_PAGES];	/* receiver thread only */
 };
 
 struct hm_link {
@@ -83,6 +90,7 @@ struct hm_link {
 	struct task_struct *thread;	/* supervisor: connector or acceptor */
 	struct socket *listener;
 	struct hm_lane_conn lanes[HM_NR_LANES];
+	struct hm_lane_conn probe;	/* server: a lane in its handshake */
 	wait_queue_head_t wait;
 	atomic_t broken;		/* a lane failed: close the link */
 	bool was_connected;
@@ -114,6 +122,37 @@ static int hm_hmac(struct crypto_shash *tfm, const struct hm_mac_part *parts,
 	r = crypto_shash_init(desc);
 	for (i = 0; !r && i < nr_parts; i++)
 		r = crypto_shash_update(desc, parts[i].data, parts[i].len);
+	if (!r)
+		r = crypto_shash_final(desc, out);
+	shash_desc_zero(desc);
+	return r;
+}
+
+/* The MAC of a frame: header, the payload's fixed part and its data. */
+static int hm_frame_mac(struct crypto_shash *tfm, const struct hm_hdr *hdr,
+			const void *head, unsigned int head_len,
+			struct hm_buf *buf, unsigned int offset,
+			unsigned int len, u8 *out)
+{
+	SHASH_DESC_ON_STACK(desc, tfm);
+	unsigned int bytes;
+	void *addr;
+	int r;
+
+	desc->tfm = tfm;
+	r = crypto_shash_init(desc);
+	if (!r)
+		r = crypto_shash_update(desc, (const u8 *)hdr, sizeof(*hdr));
+	if (!r && head_len)
+		r = crypto_shash_update(desc, head, head_len);
+	while (!r && len) {
+		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
+		addr = page_address(buf->pages[offset >> PAGE_SHIFT]) +
+		       offset_in_page(offset);
+		r = crypto_shash_update(desc, addr, bytes);
+		offset += bytes;
+		len -= bytes;
+	}
 	if (!r)
 		r = crypto_shash_final(desc, out);
 	shash_desc_zero(desc);
@@ -232,9 +271,9 @@ static void hm_sock_setup(struct socket *sock)
 }
 
 static int hm_send_kvec(struct socket *sock, struct kvec *vec, size_t nr,
-			size_t len)
+			size_t len, bool more)
 {
-	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0) };
 	int r;
 
 	r = kernel_sendmsg(sock, &msg, vec, nr, len);
@@ -277,21 +316,132 @@ static int hm_recv_all(struct socket *sock, void *buf, size_t len,
 	return 0;
 }
 
+/*
+ * Receive @len bytes of data into @buf. A megabyte may take a while on a
+ * slow link: the deadline moves on whenever bytes arrive.
+ */
+static int hm_recv_pages(struct hm_lane_conn *lc, struct hm_buf *buf,
+			 unsigned int len)
+{
+	unsigned long deadline = jiffies + HM_DEAD_TIMEOUT;
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	unsigned int i, offset, bytes;
+	int r;
+
+	for (i = 0, offset = 0; offset < len; i++, offset += bytes) {
+		bytes = min_t(unsigned int, len - offset, PAGE_SIZE);
+		bvec_set_page(&lc->rx_bvec[i], buf->pages[i], bytes, 0);
+	}
+	iov_iter_bvec(&msg.msg_iter, ITER_DEST, lc->rx_bvec, i, len);
+	while (msg_data_left(&msg)) {
+		r = sock_recvmsg(lc->sock, &msg, MSG_WAITALL | MSG_NOSIGNAL);
+		if (r > 0) {
+			deadline = jiffies + HM_DEAD_TIMEOUT;
+			continue;
+		}
+		if (!r)
+			return -ESHUTDOWN;
+		if (r != -EAGAIN && r != -EINTR && r != -ERESTARTSYS)
+			return r;
+		if (kthread_should_stop())
+			return -EINTR;
+		if (time_after(jiffies, deadline))
+			return -ETIMEDOUT;
+	}
+	buf->len = len;
+	return 0;
+}
+
+int hm_buf_alloc_pages(struct hm_buf *buf)
+{
+	unsigned int i;
+
+	for (i = 0; i < HM_BUF_PAGES; i++) {
+		buf->pages[i] = alloc_page(GFP_KERNEL);
+		if (!buf->pages[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void hm_buf_free_pages(struct hm_buf *buf)
+{
+	unsigned int i;
+
+	for (i = 0; i < HM_BUF_PAGES; i++)
+		if (buf->pages[i])
+			__free_page(buf->pages[i]);
+}
+
 /* ---- Frames ---- */
 
 /*
- * Send one frame on a lane. Session frames get a MAC trailer over the
- * header and payload. Serialised per lane by tx_lock.
+ * Send @len bytes of @buf from @offset, without copying them where the
+ * kernel allows: the pages are not reused before the peer has acknowledged
+ * them, so TCP may hold on to them.
  */
-static int hm_lane_send(struct hm_link *link, struct hm_lane_conn *lc,
-			u8 type, const void *payload, u32 len)
+#ifdef HM_HAVE_SPLICE_PAGES
+static int hm_send_pages(struct hm_lane_conn *lc, struct hm_buf *buf,
+			 unsigned int offset, unsigned int len)
+{
+	struct msghdr msg = { .msg_flags = MSG_SPLICE_PAGES | MSG_MORE |
+					   MSG_NOSIGNAL };
+	unsigned int nr = 0, total = len, bytes;
+	int r;
+
+	while (len) {
+		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
+		bvec_set_page(&lc->tx_bvec[nr++], buf->pages[offset >> PAGE_SHIFT],
+			      bytes, offset_in_page(offset));
+		offset += bytes;
+		len -= bytes;
+	}
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, lc->tx_bvec, nr, total);
+	r = sock_sendmsg(lc->sock, &msg);
+	if (r < 0)
+		return r;
+	return r == total ? 0 : -EPIPE;
+}
+#else
+static int hm_send_pages(struct hm_lane_conn *lc, struct hm_buf *buf,
+			 unsigned int offset, unsigned int len)
+{
+	unsigned int bytes;
+	int r;
+
+	while (len) {
+		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
+		r = kernel_sendpage(lc->sock, buf->pages[offset >> PAGE_SHIFT],
+				    offset_in_page(offset), bytes,
+				    MSG_MORE | MSG_SENDPAGE_NOTLAST | MSG_NOSIGNAL);
+		if (r < 0)
+			return r;
+		if (r != bytes)
+			return -EPIPE;
+		offset += bytes;
+		len -= bytes;
+	}
+	return 0;
+}
+#endif
+
+/*
+ * Send one frame on a lane: its header, the payload's fixed part @head and
+ * @len bytes of @buf from @offset, and for session frames a MAC trailer
+ * over all of it. Serialised per lane by tx_lock.
+ */
+static int hm_lane_send_frame(struct hm_link *link, struct hm_lane_conn *lc,
+			      u8 type, const void *head, u32 head_len,
+			      struct hm_buf *buf, unsigned int offset,
+			      unsigned int len)
 {
 	bool session = !hm_frame_is_handshake(type);
-	size_t total = sizeof(struct hm_hdr) + len + (session ? HM_MAC_LEN : 0);
+	size_t total = sizeof(struct hm_hdr) + head_len + len +
+		       (session ? HM_MAC_LEN : 0);
 	u8 mac[HM_MAC_LEN];
 	struct hm_hdr hdr;
 	struct kvec vec[3];
-	size_t nr = 0;
+	size_t nr = 0, vlen;
 	int r;
 
 	mutex_lock(&lc->tx_lock);
@@ -304,21 +454,35 @@ static int hm_lane_send(struct hm_link *link, struct hm_lane_conn *lc,
 		r = -ENOTCONN;
 		goto out;
 	}
-	hm_hdr_init(&hdr, type, lc->lane, len, lc->tx_seq);
-	vec[nr++] = (struct kvec){ &hdr, sizeof(hdr) };
-	if (len)
-		vec[nr++] = (struct kvec){ (void *)payload, len };
+	hm_hdr_init(&hdr, type, lc->lane, head_len + len, lc->tx_seq);
 	if (session) {
-		const struct hm_mac_part parts[] = {
-			{ &hdr, sizeof(hdr) }, { payload, len },
-		};
-
-		r = hm_hmac(lc->tx_mac, parts, len ? 2 : 1, mac);
+		r = hm_frame_mac(lc->tx_mac, &hdr, head, head_len, buf, offset,
+				 len, mac);
 		if (r)
 			goto out;
-		vec[nr++] = (struct kvec){ mac, sizeof(mac) };
 	}
-	r = hm_send_kvec(lc->sock, vec, nr, total);
+
+	/* Small frames go out in one call; data pages between two. */
+	vec[nr++] = (struct kvec){ &hdr, sizeof(hdr) };
+	vlen = sizeof(hdr);
+	if (head_len) {
+		vec[nr++] = (struct kvec){ (void *)head, head_len };
+		vlen += head_len;
+	}
+	r = 0;
+	if (len) {
+		r = hm_send_kvec(lc->sock, vec, nr, vlen, true);
+		if (!r)
+			r = hm_send_pages(lc, buf, offset, len);
+		nr = 0;
+		vlen = 0;
+	}
+	if (session) {
+		vec[nr++] = (struct kvec){ mac, sizeof(mac) };
+		vlen += sizeof(mac);
+	}
+	if (!r && nr)
+		r = hm_send_kvec(lc->sock, vec, nr, vlen, false);
 	if (!r) {
 		lc->tx_seq++;
 		lc->last_tx = jiffies;
@@ -335,6 +499,12 @@ out:
 	return r;
 }
 
+static int hm_lane_send(struct hm_link *link, struct hm_lane_conn *lc,
+			u8 type, const void *payload, u32 len)
+{
+	return hm_lane_send_frame(link, lc, type, payload, len, NULL, 0, 0);
+}
+
 /*
  * Handshake frames come before the session keys, session frames after;
  * the one overlap is a REJECT of our RESPONSE, which the source (already
@@ -347,18 +517,39 @@ static bool hm_frame_in_place(struct hm_lane_conn *lc, u8 type)
 	return !lc->rx_mac || (!lc->rx_thread && type == HM_FRAME_REJECT);
 }
 
+/* Only the destination takes data, and only on the bulk lane. */
+static struct hm_buf *hm_lane_data_buf(struct hm_link *link,
+				       struct hm_lane_conn *lc, u8 type)
+{
+	struct hm_buf *buf;
+
+	if (type != HM_FRAME_DATA || !link->server || lc->lane != HM_LANE_BULK)
+		return ERR_PTR(-EPROTO);
+	buf = hm_recv_get_buf(link->hd);
+	return buf ?: ERR_PTR(-EINTR);
+}
+
+static void hm_lane_put_data(struct hm_link *link, struct hm_lane_conn *lc)
+{
+	if (lc->rx_data)
+		hm_recv_put_buf(link->hd, lc->rx_data);
+	lc->rx_data = NULL;
+}
+
 /*
- * Receive one frame into lc->rx_buf. The header is checked before the
- * payload is read, so a hostile length never sizes a read or an allocation.
- * Session frames must carry a valid MAC. Returns the frame type, -EAGAIN
- * if nothing arrived before the I/O timeout, or a negative error.
+ * Receive one frame: the fixed part of its payload into lc->rx_buf, the
+ * data of a DATA frame into lc->rx_data. The header is checked before the
+ * payload is read, so a hostile length never sizes a read or an
+ * allocation; data lands in a buffer of a bounded pool. Session frames
+ * must carry a valid MAC. Returns the frame type, -EAGAIN if nothing
+ * arrived before the I/O timeout, or a negative error.
  */
 static int hm_lane_recv(struct hm_link *link, struct hm_lane_conn *lc,
 			struct hm_hdr *hdr, unsigned long deadline)
 {
 	u8 mac[HM_MAC_LEN], want[HM_MAC_LEN];
+	u32 len, head_len, data_len;
 	bool session;
-	u32 len;
 	int r;
 
 	r = hm_recv_all(lc->sock, hdr, 1, jiffies);
@@ -372,30 +563,40 @@ static int hm_lane_recv(struct hm_link *link, struct hm_lane_conn *lc,
 	r = hm_hdr_check(hdr, lc->lane, lc->rx_seq);
 	if (r)
 		return r;
-
-	len = be32_to_cpu(hdr->len);
-	BUILD_BUG_ON(sizeof(lc->rx_buf) < sizeof(struct hm_challenge));
-	if (len > sizeof(lc->rx_buf))
-		return -EMSGSIZE;
-	r = hm_recv_all(lc->sock, lc->rx_buf, len, deadline);
-	if (r)
-		return r;
-
-	session = !hm_frame_is_handshake(hdr->type);
 	if (!hm_frame_in_place(lc, hdr->type))
 		return -EPROTO;
-	if (session) {
-		const struct hm_mac_part parts[] = {
-			{ hdr, sizeof(*hdr) }, { lc->rx_buf, len },
-		};
 
+	session = !hm_frame_is_handshake(hdr->type);
+	len = be32_to_cpu(hdr->len);
+	head_len = hm_frame_payload_len(hdr->type);
+	data_len = len - head_len;
+	BUILD_BUG_ON(sizeof(lc->rx_buf) < sizeof(struct hm_challenge));
+	if (WARN_ON_ONCE(head_len > sizeof(lc->rx_buf)))
+		return -EMSGSIZE;
+	r = hm_recv_all(lc->sock, lc->rx_buf, head_len, deadline);
+	if (r)
+		return r;
+	if (data_len) {
+		lc->rx_data = hm_lane_data_buf(link, lc, hdr->type);
+		if (IS_ERR(lc->rx_data)) {
+			r = PTR_ERR(lc->rx_data);
+			lc->rx_data = NULL;
+			return r;
+		}
+		r = hm_recv_pages(lc, lc->rx_data, data_len);
+	}
+
+	if (!r && session) {
 		r = hm_recv_all(lc->sock, mac, sizeof(mac), deadline);
 		if (!r)
-			r = hm_hmac(lc->rx_mac, parts, len ? 2 : 1, want);
-		if (r)
-			return r;
-		if (crypto_memneq(mac, want, sizeof(mac)))
-			return -EKEYREJECTED;
+			r = hm_frame_mac(lc->rx_mac, hdr, lc->rx_buf, head_len,
+					 lc->rx_data, 0, data_len, want);
+		if (!r && crypto_memneq(mac, want, sizeof(mac)))
+			r = -EKEYREJECTED;
+	}
+	if (r) {
+		hm_lane_put_data(link, lc);
+		return r;
 	}
 
 	lc->rx_seq++;
@@ -641,11 +842,35 @@ static void hm_lane_failed(struct hm_link *link, struct hm_lane_conn *lc,
 {
 	if (kthread_should_stop() || READ_ONCE(lc->closing))
 		return;
-	hm_link_error(link, hm_errno_name(r), false);
+	/* -ECANCELED: the handler has set last_error itself. */
+	if (r != -ECANCELED)
+		hm_link_error(link, hm_errno_name(r), false);
 	DMWARN_LIMIT("%s: lane %u to %s lost: %s", link->dev_name, lc->lane,
-		     link->addr_str, hm_errno_name(r));
+		     link->addr_str, READ_ONCE(link->last_error));
 	atomic_set(&link->broken, 1);
 	wake_up(&link->wait);
+}
+
+/* Hand a migration frame to the pusher (source) or the receiver (dest). */
+static int hm_lane_deliver(struct hm_link *link, struct hm_lane_conn *lc,
+			   int type)
+{
+	struct hm_dev *hd = link->hd;
+	struct hm_buf *buf = lc->rx_data;
+	const void *p = lc->rx_buf;
+
+	lc->rx_data = NULL;
+	if (hm_frame_lane(type) != lc->lane)
+		return -EPROTO;
+	if (link->server && type == HM_FRAME_SETUP)
+		return hm_recv_setup(hd, p);
+	if (link->server && type == HM_FRAME_DATA)
+		return hm_recv_data(hd, p, buf);	/* buf is theirs now */
+	if (!link->server && type == HM_FRAME_SETUP_ACK)
+		return hm_push_recv_setup_ack(hd, p);
+	if (!link->server && type == HM_FRAME_ACK)
+		return hm_push_recv_ack(hd, p);
+	return -EPROTO;
 }
 
 static int hm_lane_handle(struct hm_link *link, struct hm_lane_conn *lc,
@@ -657,6 +882,11 @@ static int hm_lane_handle(struct hm_link *link, struct hm_lane_conn *lc,
 				    sizeof(struct hm_ping));
 	case HM_FRAME_PONG:
 		return 0;
+	case HM_FRAME_SETUP:
+	case HM_FRAME_SETUP_ACK:
+	case HM_FRAME_DATA:
+	case HM_FRAME_ACK:
+		return hm_lane_deliver(link, lc, type);
 	}
 	return -EPROTO;		/* WELCOME twice, or a frame we never expect */
 }
@@ -802,17 +1032,27 @@ static int hm_client_thread(void *data)
 		was_connected = true;
 		backoff = HM_BACKOFF_MIN;
 		hm_link_connected(link);
+		hm_push_link_up(link->hd);
 
 		wait_event_interruptible(link->wait, kthread_should_stop() ||
 					 atomic_read(&link->broken));
 		hm_link_close_lanes(link);
+		hm_push_link_down(link->hd);
 		atomic_set(&link->broken, 0);
 	}
 	hm_link_close_lanes(link);
+	hm_push_link_down(link->hd);
 	return 0;
 }
 
 /* ---- Server (destination) ---- */
+
+/* Close the lanes; the writes of the session finish before another starts. */
+static void hm_server_end_session(struct hm_link *link)
+{
+	hm_link_close_lanes(link);
+	hm_recv_link_down(link->hd);
+}
 
 static int hm_server_listen(struct hm_link *link)
 {
@@ -860,7 +1100,7 @@ static int hm_peek_header(struct socket *sock, struct hm_hdr *hdr)
  */
 static void hm_server_handshake(struct hm_link *link, struct socket *sock)
 {
-	struct hm_lane_conn probe = { .link = link, .sock = sock };
+	struct hm_lane_conn *probe = &link->probe;
 	struct hm_hdr hdr;
 	struct hm_lane_conn *lc;
 	int r;
@@ -873,19 +1113,22 @@ static void hm_server_handshake(struct hm_link *link, struct socket *sock)
 		return;
 	}
 
-	probe.lane = hdr.lane;
-	mutex_init(&probe.tx_lock);
-	r = hm_handshake_server(link, &probe);
-	mutex_destroy(&probe.tx_lock);
+	memset(probe, 0, sizeof(*probe));
+	probe->link = link;
+	probe->sock = sock;
+	probe->lane = hdr.lane;
+	mutex_init(&probe->tx_lock);
+	r = hm_handshake_server(link, probe);
+	mutex_destroy(&probe->tx_lock);
 	if (r) {
-		hm_lane_free_keys(&probe);
+		hm_lane_free_keys(probe);
 		sock_release(sock);
 		return;
 	}
 
 	/* The source opens a session with lane 0: end any older one. */
 	if (hdr.lane == HM_LANE_CONTROL) {
-		hm_link_close_lanes(link);
+		hm_server_end_session(link);
 		atomic_set(&link->broken, 0);
 		hm_link_set_state(link, HM_LINK_LISTENING);
 	}
@@ -893,10 +1136,10 @@ static void hm_server_handshake(struct hm_link *link, struct socket *sock)
 	hm_lane_close(lc);
 	hm_lane_attach(lc, sock);
 	mutex_lock(&lc->tx_lock);
-	lc->tx_seq = probe.tx_seq;
-	lc->rx_seq = probe.rx_seq;
-	lc->tx_mac = probe.tx_mac;
-	lc->rx_mac = probe.rx_mac;
+	lc->tx_seq = probe->tx_seq;
+	lc->rx_seq = probe->rx_seq;
+	lc->tx_mac = probe->tx_mac;
+	lc->rx_mac = probe->rx_mac;
 	mutex_unlock(&lc->tx_lock);
 	if (hm_lane_start(link, lc)) {
 		hm_lane_close(lc);
@@ -923,7 +1166,7 @@ static int hm_server_thread(void *data)
 	hm_link_set_state(link, HM_LINK_LISTENING);
 	while (!kthread_should_stop()) {
 		if (atomic_xchg(&link->broken, 0)) {
-			hm_link_close_lanes(link);
+			hm_server_end_session(link);
 			hm_link_set_state(link, HM_LINK_LISTENING);
 		}
 		r = kernel_accept(link->listener, &sock, 0);
@@ -936,7 +1179,7 @@ static int hm_server_thread(void *data)
 		}
 		hm_server_handshake(link, sock);
 	}
-	hm_link_close_lanes(link);
+	hm_server_end_session(link);
 	return 0;
 }
 
@@ -1069,6 +1312,10 @@ int hm_link_start(struct hm_dev *hd, const char *dev_name, bool server,
 		goto bad;
 	link->net = get_net(current->nsproxy->net_ns);
 
+	r = server ? hm_receiver_create(hd) : hm_pusher_create(hd, dev_name);
+	if (r)
+		goto bad;
+
 	if (server) {
 		r = hm_server_listen(link);
 		if (r) {
@@ -1086,13 +1333,15 @@ int hm_link_start(struct hm_dev *hd, const char *dev_name, bool server,
 	get_task_struct(t);
 	link->thread = t;
 	mutex_lock(&hd->link_lock);
-	hd->link = link;
+	WRITE_ONCE(hd->link, link);
 	mutex_unlock(&hd->link_lock);
 	wake_up_process(t);
 	hm_dev_event(hd);
 	return 0;
 
 bad:
+	hm_receiver_destroy(hd);
+	hm_pusher_destroy(hd);
 	hm_link_free(link);
 	return r;
 }
@@ -1108,14 +1357,53 @@ void hm_link_stop(struct hm_dev *hd)
 	if (!link)
 		return;
 	mutex_lock(&hd->link_lock);
-	hd->link = NULL;
+	WRITE_ONCE(hd->link, NULL);
 	mutex_unlock(&hd->link_lock);
 	if (link->listener)
 		kernel_sock_shutdown(link->listener, SHUT_RDWR);
 	kthread_stop(link->thread);
 	put_task_struct(link->thread);
+	/* The lanes are closed: no frame reaches the engines any more. */
+	hm_receiver_destroy(hd);
+	hm_pusher_destroy(hd);
 	hm_link_free(link);
 	hm_dev_event(hd);
+}
+
+/*
+ * Send a frame to the peer on the lane of its type. Callers run only while
+ * the link exists (the engines are stopped before it is freed).
+ */
+int hm_link_send(struct hm_dev *hd, u8 type, const void *payload, u32 len)
+{
+	struct hm_link *link = READ_ONCE(hd->link);
+
+	if (!link)
+		return -ENOTCONN;
+	return hm_lane_send(link, &link->lanes[hm_frame_lane(type)], type,
+			    payload, len);
+}
+
+/* Send a DATA frame: @run, then @len bytes of @buf from @offset. */
+int hm_link_send_data(struct hm_dev *hd, const struct hm_data *run,
+		      struct hm_buf *buf, unsigned int offset, unsigned int len)
+{
+	struct hm_link *link = READ_ONCE(hd->link);
+
+	if (!link)
+		return -ENOTCONN;
+	return hm_lane_send_frame(link, &link->lanes[HM_LANE_BULK],
+				  HM_FRAME_DATA, run, sizeof(*run), buf, offset,
+				  len);
+}
+
+/* A migration error that ends the link: status and an event say why. */
+void hm_link_set_error(struct hm_dev *hd, const char *error)
+{
+	struct hm_link *link = READ_ONCE(hd->link);
+
+	if (link)
+		hm_link_error(link, error, true);
 }
 
 /*

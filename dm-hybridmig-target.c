@@ -33,7 +33,13 @@ struct hm_target {
 	/* Optional arguments as given, to echo them in the TABLE status. */
 	bool opt_start_clean;
 	bool opt_hot_threshold;
+	bool opt_policy;
+	bool opt_bandwidth;
+	bool opt_ready_chunks;
 	unsigned int hot_threshold;
+	enum hm_policy policy;
+	unsigned int bandwidth;
+	unsigned int ready_chunks;
 };
 
 /* Per-bio data: the chunks a write touches, to mark again at completion. */
@@ -49,7 +55,13 @@ struct hm_config {
 	sector_t chunk_sectors;
 	bool start_clean;
 	bool hot_threshold_given;
+	bool policy_given;
+	bool bandwidth_given;
+	bool ready_chunks_given;
 	unsigned int hot_threshold;
+	enum hm_policy policy;
+	unsigned int bandwidth;
+	unsigned int ready_chunks;
 };
 
 static const char *hm_role_name(enum hm_role role)
@@ -61,6 +73,22 @@ static const char *hm_role_name(enum hm_role role)
 		return "dest";
 	}
 	return "unknown";
+}
+
+static const char *const hm_policy_names[] = {
+	[HM_POLICY_HYBRID] = "hybrid",
+	[HM_POLICY_PRECOPY] = "precopy",
+	[HM_POLICY_POSTCOPY] = "postcopy",
+};
+
+static int hm_policy_parse(const char *name, enum hm_policy *policy)
+{
+	int i = match_string(hm_policy_names, ARRAY_SIZE(hm_policy_names), name);
+
+	if (i < 0)
+		return -EINVAL;
+	*policy = i;
+	return 0;
 }
 
 static const char *hm_phase_name(enum hm_phase phase)
@@ -101,6 +129,7 @@ static int hm_tracker_init(struct hm_tracker *t, unsigned long nr_chunks,
 	if (!start_clean)
 		bitmap_set(t->dirty, 0, nr_chunks);
 	atomic_long_set(&t->nr_dirty, start_clean ? 0 : nr_chunks);
+	atomic64_set(&t->nr_dirtied, 0);
 	atomic64_set(&t->nr_write_bios, 0);
 	for (level = 0; level <= HM_HOT_MAX; level++)
 		atomic_long_set(&t->nr_at_level[level], 0);
@@ -108,8 +137,8 @@ static int hm_tracker_init(struct hm_tracker *t, unsigned long nr_chunks,
 	return 0;
 }
 
-static void hm_mark_dirty(struct hm_tracker *t, unsigned long first,
-			  unsigned long last)
+void hm_mark_dirty(struct hm_tracker *t, unsigned long first,
+		   unsigned long last)
 {
 	unsigned long chunk;
 
@@ -117,9 +146,69 @@ static void hm_mark_dirty(struct hm_tracker *t, unsigned long first,
 		/* The plain test keeps already-dirty chunks off the bus. */
 		if (test_bit(chunk, t->dirty))
 			continue;
-		if (!test_and_set_bit(chunk, t->dirty))
+		if (!test_and_set_bit(chunk, t->dirty)) {
 			atomic_long_inc(&t->nr_dirty);
+			atomic64_inc(&t->nr_dirtied);
+		}
 	}
+}
+
+unsigned int hm_write_level(struct hm_tracker *t, unsigned long chunk)
+{
+	u32 word = READ_ONCE(t->writes[chunk / HM_HOT_PER_WORD]);
+
+	return (word >> ((chunk % HM_HOT_PER_WORD) * HM_HOT_BITS)) & HM_HOT_MAX;
+}
+
+/*
+ * Halve every write counter, so that hotness is recent: a chunk that is no
+ * longer written cools down and gets pushed. The level histogram changes
+ * are summed locally and applied once.
+ */
+void hm_tracker_decay(struct hm_tracker *t)
+{
+	const u32 keep = (~0U / HM_HOT_MAX) * (HM_HOT_MAX >> 1);
+	unsigned long nr_words = DIV_ROUND_UP(t->nr_chunks, HM_HOT_PER_WORD);
+	long delta[HM_HOT_MAX + 1] = { };
+	unsigned long i;
+	unsigned int k, from, to;
+	u32 old, new;
+
+	for (i = 0; i < nr_words; i++) {
+		old = READ_ONCE(t->writes[i]);
+		if (!old)
+			continue;
+		do {
+			new = (old >> 1) & keep;
+		} while (!try_cmpxchg(&t->writes[i], &old, new));
+		for (k = 0; k < HM_HOT_PER_WORD; k++) {
+			from = (old >> (k * HM_HOT_BITS)) & HM_HOT_MAX;
+			to = (new >> (k * HM_HOT_BITS)) & HM_HOT_MAX;
+			delta[from]--;
+			delta[to]++;
+		}
+		if (!(i % 1024))
+			cond_resched();
+	}
+	for (k = 0; k <= HM_HOT_MAX; k++)
+		if (delta[k])
+			atomic_long_add(delta[k], &t->nr_at_level[k]);
+}
+
+/* Update @rate from the running @total, at most once a second. */
+void hm_rate_update(struct hm_rate *rate, u64 total)
+{
+	unsigned long now = jiffies, elapsed;
+
+	spin_lock(&rate->lock);
+	elapsed = now - rate->last_jiffies;
+	if (elapsed >= HZ) {
+		WRITE_ONCE(rate->per_sec,
+			   div64_u64((total - rate->last_total) * HZ, elapsed));
+		rate->last_total = total;
+		rate->last_jiffies = now;
+	}
+	spin_unlock(&rate->lock);
 }
 
 /* Bump the saturating write counter of @chunk. */
@@ -145,6 +234,8 @@ static unsigned long hm_nr_hot(struct hm_tracker *t, unsigned int threshold)
 	unsigned long nr = 0;
 	unsigned int level;
 
+	if (!threshold)		/* deferral is off: nothing counts as hot */
+		return 0;
 	for (level = threshold; level <= HM_HOT_MAX; level++)
 		nr += atomic_long_read(&t->nr_at_level[level]);
 	return nr;
@@ -195,7 +286,8 @@ static int hm_dev_check_reload(struct hm_dev *hd, struct dm_target *ti,
 	return 0;
 }
 
-static struct hm_dev *hm_dev_create(struct dm_target *ti, dev_t data_devt,
+static struct hm_dev *hm_dev_create(struct dm_target *ti,
+				    struct block_device *data_bdev,
 				    const struct hm_config *cfg)
 {
 	u64 nr_chunks = DIV_ROUND_UP_SECTOR_T(ti->len, cfg->chunk_sectors);
@@ -223,13 +315,18 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti, dev_t data_devt,
 	hd->md = dm_table_get_md(ti->table);
 	hd->begin = ti->begin;
 	hd->len = ti->len;
-	hd->data_devt = data_devt;
+	hd->data_devt = data_bdev->bd_dev;
+	hd->data_bdev = data_bdev;
 	hd->role = cfg->role;
 	hd->phase = cfg->role == HM_ROLE_SOURCE ? HM_PHASE_TRACKING :
 						  HM_PHASE_WAITING;
 	hd->chunk_sectors = cfg->chunk_sectors;
 	hd->chunk_shift = ilog2(cfg->chunk_sectors);
 	hd->hot_threshold = HM_DEFAULT_HOT_THRESHOLD;
+	hd->policy = HM_POLICY_HYBRID;
+	hd->ready_chunks = HM_DEFAULT_READY_CHUNKS;
+	spin_lock_init(&hd->xfer.rate.lock);
+	spin_lock_init(&hd->xfer.dirty_rate.lock);
 	mutex_init(&hd->msg_lock);
 	mutex_init(&hd->link_lock);
 	mutex_init(&hd->event_lock);
@@ -242,10 +339,12 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti, dev_t data_devt,
  * Find the state of the live table of this device (a reload) or create a
  * new one. Two targets never share a data device.
  */
-static struct hm_dev *hm_dev_get(struct dm_target *ti, dev_t data_devt,
+static struct hm_dev *hm_dev_get(struct dm_target *ti,
+				 struct block_device *data_bdev,
 				 const struct hm_config *cfg)
 {
 	struct mapped_device *md = dm_table_get_md(ti->table);
+	dev_t data_devt = data_bdev->bd_dev;
 	struct hm_dev *hd, *user;
 	int r;
 
@@ -265,7 +364,7 @@ static struct hm_dev *hm_dev_get(struct dm_target *ti, dev_t data_devt,
 		ti->error = "Data device is in use by another hybridmig target";
 		hd = ERR_PTR(-EBUSY);
 	} else {
-		hd = hm_dev_create(ti, data_devt, cfg);
+		hd = hm_dev_create(ti, data_bdev, cfg);
 	}
 	mutex_unlock(&hm_devs_lock);
 	return hd;
@@ -354,7 +453,7 @@ static int hm_parse_chunk_size(struct dm_arg_set *as, struct hm_config *cfg,
 		return -EINVAL;
 	}
 	if (chunk > HM_MAX_CHUNK_SECTORS) {
-		*error = "Invalid chunk size: more than 2097152 sectors";
+		*error = "Invalid chunk size: more than 2048 sectors";
 		return -EINVAL;
 	}
 	if (chunk % lbs_sectors) {
@@ -365,24 +464,82 @@ static int hm_parse_chunk_size(struct dm_arg_set *as, struct hm_config *cfg,
 	return 0;
 }
 
-static int hm_parse_hot_threshold(struct dm_arg_set *as, unsigned int *opt_argc,
-				  struct hm_config *cfg, char **error)
+/*
+ * A key/value option: given once, with a value (the next argument, which
+ * the caller reads).
+ */
+static int hm_take_value(unsigned int *opt_argc, bool *given,
+			 const char *duplicate, const char *missing,
+			 char **error)
 {
-	static const struct dm_arg hot_arg = {
-		1, HM_HOT_MAX, "Invalid hot_threshold: expected 1..15"
-	};
-
-	if (cfg->hot_threshold_given) {
-		*error = "Duplicate optional argument: hot_threshold";
+	if (*given) {
+		*error = (char *)duplicate;
 		return -EINVAL;
 	}
 	if (!*opt_argc) {
-		*error = "Missing value for hot_threshold";
+		*error = (char *)missing;
 		return -EINVAL;
 	}
 	(*opt_argc)--;
-	cfg->hot_threshold_given = true;
-	return dm_read_arg(&hot_arg, as, &cfg->hot_threshold, error);
+	*given = true;
+	return 0;
+}
+
+static int hm_parse_policy(struct dm_arg_set *as, unsigned int *opt_argc,
+			   struct hm_config *cfg, char **error)
+{
+	int r = hm_take_value(opt_argc, &cfg->policy_given,
+			      "Duplicate optional argument: policy",
+			      "Missing value for policy", error);
+
+	if (r)
+		return r;
+	if (hm_policy_parse(dm_shift_arg(as), &cfg->policy)) {
+		*error = "Invalid policy: expected hybrid, precopy or postcopy";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* One key/value option; false if @name is not one. */
+static bool hm_parse_kv_option(const char *name, struct dm_arg_set *as,
+			       unsigned int *opt_argc, struct hm_config *cfg,
+			       char **error, int *r)
+{
+	static const struct dm_arg hot_arg = {
+		0, HM_HOT_MAX, "Invalid hot_threshold: expected 0..15"
+	};
+	static const struct dm_arg bandwidth_arg = {
+		0, HM_MAX_BANDWIDTH, "Invalid bandwidth: expected KiB/s, 0 for no limit"
+	};
+	static const struct dm_arg ready_arg = {
+		0, UINT_MAX, "Invalid ready_chunks: expected a number of chunks"
+	};
+
+	if (!strcasecmp(name, "hot_threshold")) {
+		*r = hm_take_value(opt_argc, &cfg->hot_threshold_given,
+				   "Duplicate optional argument: hot_threshold",
+				   "Missing value for hot_threshold", error);
+		if (!*r)
+			*r = dm_read_arg(&hot_arg, as, &cfg->hot_threshold, error);
+	} else if (!strcasecmp(name, "policy")) {
+		*r = hm_parse_policy(as, opt_argc, cfg, error);
+	} else if (!strcasecmp(name, "bandwidth")) {
+		*r = hm_take_value(opt_argc, &cfg->bandwidth_given,
+				   "Duplicate optional argument: bandwidth",
+				   "Missing value for bandwidth", error);
+		if (!*r)
+			*r = dm_read_arg(&bandwidth_arg, as, &cfg->bandwidth, error);
+	} else if (!strcasecmp(name, "ready_chunks")) {
+		*r = hm_take_value(opt_argc, &cfg->ready_chunks_given,
+				   "Duplicate optional argument: ready_chunks",
+				   "Missing value for ready_chunks", error);
+		if (!*r)
+			*r = dm_read_arg(&ready_arg, as, &cfg->ready_chunks, error);
+	} else {
+		return false;
+	}
+	return true;
 }
 
 static int hm_parse_opt_args(struct dm_arg_set *as, struct hm_config *cfg,
@@ -411,22 +568,22 @@ static int hm_parse_opt_args(struct dm_arg_set *as, struct hm_config *cfg,
 				return -EINVAL;
 			}
 			cfg->start_clean = true;
-		} else if (!strcasecmp(name, "hot_threshold")) {
-			r = hm_parse_hot_threshold(as, &opt_argc, cfg, error);
-			if (r)
-				return r;
-		} else {
+		} else if (!hm_parse_kv_option(name, as, &opt_argc, cfg, error, &r)) {
 			*error = "Unknown optional argument";
 			return -EINVAL;
 		}
+		if (r)
+			return r;
 	}
 
 	if (as->argc) {
 		*error = "Too many arguments";
 		return -EINVAL;
 	}
-	if (cfg->role == HM_ROLE_DEST && (cfg->start_clean || cfg->hot_threshold_given)) {
-		*error = "start_clean and hot_threshold are source options";
+	if (cfg->role == HM_ROLE_DEST &&
+	    (cfg->start_clean || cfg->hot_threshold_given || cfg->policy_given ||
+	     cfg->bandwidth_given || cfg->ready_chunks_given)) {
+		*error = "start_clean, hot_threshold, policy, bandwidth and ready_chunks are source options";
 		return -EINVAL;
 	}
 	return 0;
@@ -469,7 +626,8 @@ static int hm_parse_table(struct dm_target *ti, struct hm_target *ht,
  *
  *   <role> <data_dev> <metadata_dev|-> <chunk_sectors> [<#opt_args> <opt_args>...]
  *
- * Optional arguments: start_clean, hot_threshold <1..15>.
+ * Optional arguments (source): start_clean, hot_threshold <0..15>,
+ * policy <hybrid|precopy|postcopy>, bandwidth <KiB/s>, ready_chunks <n>.
  */
 static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
@@ -507,7 +665,7 @@ static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			goto bad;
 	}
 
-	hd = hm_dev_get(ti, ht->data_dev->bdev->bd_dev, &cfg);
+	hd = hm_dev_get(ti, ht->data_dev->bdev, &cfg);
 	if (IS_ERR(hd)) {
 		r = PTR_ERR(hd);
 		goto bad;
@@ -516,7 +674,13 @@ static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	ht->opt_start_clean = cfg.start_clean;
 	ht->opt_hot_threshold = cfg.hot_threshold_given;
+	ht->opt_policy = cfg.policy_given;
+	ht->opt_bandwidth = cfg.bandwidth_given;
+	ht->opt_ready_chunks = cfg.ready_chunks_given;
 	ht->hot_threshold = cfg.hot_threshold;
+	ht->policy = cfg.policy;
+	ht->bandwidth = cfg.bandwidth;
+	ht->ready_chunks = cfg.ready_chunks;
 
 	ti->num_flush_bios = 1;
 	ti->num_discard_bios = 1;
@@ -533,16 +697,23 @@ bad:
 }
 
 /*
- * A threshold in the table applies once the table goes live; a reload
- * without one keeps the current value (which a message may have set).
+ * Tunables in the table apply once the table goes live; a reload without
+ * one keeps the current value (which a message may have set).
  */
 static void hm_resume(struct dm_target *ti)
 {
 	struct hm_target *ht = ti->private;
+	struct hm_dev *hd = ht->hd;
 
-	hm_dev_set_live(ht->hd, ti);
+	hm_dev_set_live(hd, ti);
 	if (ht->opt_hot_threshold)
-		WRITE_ONCE(ht->hd->hot_threshold, ht->hot_threshold);
+		WRITE_ONCE(hd->hot_threshold, ht->hot_threshold);
+	if (ht->opt_policy)
+		WRITE_ONCE(hd->policy, ht->policy);
+	if (ht->opt_bandwidth)
+		WRITE_ONCE(hd->bandwidth, ht->bandwidth);
+	if (ht->opt_ready_chunks)
+		WRITE_ONCE(hd->ready_chunks, ht->ready_chunks);
 }
 
 static void hm_dtr(struct dm_target *ti)
@@ -567,14 +738,27 @@ static bool hm_bio_modifies_data(struct bio *bio)
 }
 
 /*
- * Until chunk data flows, a destination holds nothing valid: a read would
- * return stale blocks, and a write before handover would split the brain.
+ * Before handover a destination serves reads of the chunks it holds. A
+ * write would split the brain, and a missing chunk holds stale blocks.
+ * Bios never span two chunks here (dm_set_target_max_io_len()).
  */
 static int hm_map_dest(struct dm_target *ti, struct bio *bio)
 {
-	DMERR_LIMIT("%s: I/O refused: this destination holds no data yet",
-		    dm_table_device_name(ti->table));
-	return DM_MAPIO_KILL;
+	struct hm_target *ht = ti->private;
+	struct hm_dev *hd = ht->hd;
+	unsigned long chunk = bio->bi_iter.bi_sector >> hd->chunk_shift;
+
+	if (op_is_write(bio_op(bio))) {
+		DMERR_LIMIT("%s: write refused: the VM has not been handed over to this destination",
+			    dm_table_device_name(ti->table));
+		return DM_MAPIO_KILL;
+	}
+	if (test_bit(chunk, hd->tracker.dirty)) {
+		DMERR_LIMIT("%s: read of chunk %lu refused: not received yet",
+			    dm_table_device_name(ti->table), chunk);
+		return DM_MAPIO_KILL;
+	}
+	return DM_MAPIO_REMAPPED;
 }
 
 /*
@@ -630,8 +814,34 @@ static int hm_end_io(struct dm_target *ti, struct bio *bio,
 /* ---- Status and messages ---- */
 
 /*
+ * <policy> <ready> <inflight_chunks> <sent_chunks> <zero_chunks>
+ * <acked_chunks> <data_bytes> <rate_kib> <dirty_rate> <deferred_chunks>
+ * <bandwidth_kib>
+ */
+static void hm_emit_xfer_status(struct hm_dev *hd, char *result,
+				unsigned int maxlen, unsigned int *size)
+{
+	struct hm_xfer_stats *x = &hd->xfer;
+	bool source = hd->role == HM_ROLE_SOURCE;
+	unsigned int sz = *size;
+
+	DMEMIT(" %s %d %ld %lld %lld %lld %lld %lu %lu %lu %u",
+	       source ? hm_policy_names[READ_ONCE(hd->policy)] : "-",
+	       READ_ONCE(x->ready), atomic_long_read(&x->inflight),
+	       atomic64_read(&x->sent_chunks), atomic64_read(&x->zero_chunks),
+	       atomic64_read(&x->acked_chunks), atomic64_read(&x->data_bytes),
+	       READ_ONCE(x->rate.per_sec) >> 10,
+	       source ? READ_ONCE(x->dirty_rate.per_sec) : 0,
+	       source ? READ_ONCE(x->deferred) : 0,
+	       source ? READ_ONCE(hd->bandwidth) : 0);
+	*size = sz;
+}
+
+/*
  * INFO:  <role> <phase> <chunk_sectors> <total_chunks> <dirty_chunks>
  *        <hot_chunks> <hot_threshold> <write_bios>
+ *        <link: 8 fields, see hm_link_emit_status()>
+ *        <transfer: 11 fields, see hm_emit_xfer_status()>
  * TABLE: <role> <data_dev> - <chunk_sectors> [<#opt_args> <opt_args>...]
  */
 static void hm_status(struct dm_target *ti, status_type_t type,
@@ -655,13 +865,15 @@ static void hm_status(struct dm_target *ti, status_type_t type,
 		mutex_lock(&hd->link_lock);
 		hm_link_emit_status(hd, result, maxlen, &sz);
 		mutex_unlock(&hd->link_lock);
+		hm_emit_xfer_status(hd, result, maxlen, &sz);
 		break;
 
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s - %llu", hm_role_name(hd->role),
 		       ht->data_dev->name,
 		       (unsigned long long)hd->chunk_sectors);
-		nr_opt = ht->opt_start_clean + 2 * ht->opt_hot_threshold;
+		nr_opt = ht->opt_start_clean + 2 * (ht->opt_hot_threshold +
+			 ht->opt_policy + ht->opt_bandwidth + ht->opt_ready_chunks);
 		if (!nr_opt)
 			break;
 		DMEMIT(" %u", nr_opt);
@@ -669,6 +881,12 @@ static void hm_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" start_clean");
 		if (ht->opt_hot_threshold)
 			DMEMIT(" hot_threshold %u", ht->hot_threshold);
+		if (ht->opt_policy)
+			DMEMIT(" policy %s", hm_policy_names[ht->policy]);
+		if (ht->opt_bandwidth)
+			DMEMIT(" bandwidth %u", ht->bandwidth);
+		if (ht->opt_ready_chunks)
+			DMEMIT(" ready_chunks %u", ht->ready_chunks);
 		break;
 
 	case STATUSTYPE_IMA:
@@ -706,22 +924,51 @@ static void hm_emit_dirty_ranges(struct hm_tracker *t, char *result,
 	}
 }
 
+/* set <param> <value>: the source's push tunables. */
 static int hm_set_param(struct hm_dev *hd, const char *param,
 			const char *value)
 {
+	enum hm_policy policy;
 	unsigned int v;
 
+	if (hd->role != HM_ROLE_SOURCE) {
+		DMERR("set %s: a destination has no tunables", param);
+		return -EINVAL;
+	}
 	if (!strcasecmp(param, "hot_threshold")) {
-		if (kstrtouint(value, 10, &v) || v < 1 || v > HM_HOT_MAX) {
-			DMERR("set hot_threshold: expected 1..%u, got '%s'",
+		if (kstrtouint(value, 10, &v) || v > HM_HOT_MAX) {
+			DMERR("set hot_threshold: expected 0..%u, got '%s'",
 			      HM_HOT_MAX, value);
 			return -EINVAL;
 		}
 		WRITE_ONCE(hd->hot_threshold, v);
-		return 0;
+	} else if (!strcasecmp(param, "policy")) {
+		if (hm_policy_parse(value, &policy)) {
+			DMERR("set policy: expected hybrid, precopy or postcopy, got '%s'",
+			      value);
+			return -EINVAL;
+		}
+		WRITE_ONCE(hd->policy, policy);
+	} else if (!strcasecmp(param, "bandwidth")) {
+		if (kstrtouint(value, 10, &v) || v > HM_MAX_BANDWIDTH) {
+			DMERR("set bandwidth: expected KiB/s (0 for no limit), got '%s'",
+			      value);
+			return -EINVAL;
+		}
+		WRITE_ONCE(hd->bandwidth, v);
+	} else if (!strcasecmp(param, "ready_chunks")) {
+		if (kstrtouint(value, 10, &v)) {
+			DMERR("set ready_chunks: expected a number of chunks, got '%s'",
+			      value);
+			return -EINVAL;
+		}
+		WRITE_ONCE(hd->ready_chunks, v);
+	} else {
+		DMERR("set: unknown parameter '%s'", param);
+		return -EINVAL;
 	}
-	DMERR("set: unknown parameter '%s'", param);
-	return -EINVAL;
+	hm_pusher_kick(hd);	/* under msg_lock: the pusher cannot go away */
+	return 0;
 }
 
 /* connect (source) or listen (destination) <host:port> <key_description> */
@@ -764,7 +1011,7 @@ static int hm_msg_ping(struct dm_target *ti, struct hm_dev *hd,
 
 /*
  * Messages:
- *   set hot_threshold <1..15>
+ *   set hot_threshold|policy|bandwidth|ready_chunks <value>	(source)
  *   list_dirty		(replies with the dirty chunk ranges)
  *   connect <host:port> <key_description>	(source)
  *   listen <host:port> <key_description>	(destination)
@@ -831,7 +1078,7 @@ static void hm_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type hybridmig_target = {
 	.name = "hybridmig",
-	.version = {1, 1, 0},
+	.version = {1, 2, 0},
 	.module = THIS_MODULE,
 	.ctr = hm_ctr,
 	.dtr = hm_dtr,

@@ -9,16 +9,22 @@
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
+#include <linux/blk_types.h>
 #include <linux/list.h>
+#include <linux/mm_types.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 
 #include "hybridmig-proto.h"
 
-/* Chunk size limits, in 512-byte sectors: 4 KiB .. 1 GiB. */
+/*
+ * Chunk size limits, in 512-byte sectors: 4 KiB .. 1 MiB. A chunk is the
+ * unit of transfer and travels in one frame (HM_MAX_DATA_PIECE).
+ */
 #define HM_MIN_CHUNK_SECTORS	8U
-#define HM_MAX_CHUNK_SECTORS	BIT(21)
+#define HM_MAX_CHUNK_SECTORS	(HM_MAX_DATA_PIECE >> SECTOR_SHIFT)
 
 /*
  * Bitmaps are indexed by unsigned long and test_bit() takes an int-sized
@@ -34,7 +40,16 @@
 #define HM_HOT_BITS		4U
 #define HM_HOT_MAX		((1U << HM_HOT_BITS) - 1)
 #define HM_HOT_PER_WORD		(32U / HM_HOT_BITS)
-#define HM_DEFAULT_HOT_THRESHOLD 4U
+#define HM_DEFAULT_HOT_THRESHOLD 4U	/* 0: never defer hot chunks */
+
+/* The largest push bandwidth limit, in KiB/s (1 TiB/s). */
+#define HM_MAX_BANDWIDTH	(1U << 30)
+
+/* precopy is ready once at most this many chunks are dirty (default). */
+#define HM_DEFAULT_READY_CHUNKS	128U
+
+/* One run of chunk data: the pages of at most HM_MAX_DATA_PIECE bytes. */
+#define HM_BUF_PAGES		(HM_MAX_DATA_PIECE >> PAGE_SHIFT)
 
 /* The most PINGs one "ping" message sends per lane. */
 #define HM_MAX_PINGS		1000000U
@@ -44,13 +59,53 @@ enum hm_role {
 	HM_ROLE_DEST,
 };
 
+enum hm_policy {
+	HM_POLICY_HYBRID,	/* push cold chunks, defer hot ones to post-copy */
+	HM_POLICY_PRECOPY,	/* push everything until the dirty set is small */
+	HM_POLICY_POSTCOPY,	/* no push: everything moves after handover */
+};
+
 enum hm_phase {
 	HM_PHASE_TRACKING,	/* source: recording writes */
 	HM_PHASE_WAITING,	/* destination: holds no data yet */
 };
 
-struct hm_link;
+struct block_device;
 struct dm_target;
+struct hm_link;
+struct hm_pusher;
+struct hm_receiver;
+
+/* Pages holding the data of one DATA frame. */
+struct hm_buf {
+	unsigned int len;		/* bytes of data */
+	struct page *pages[HM_BUF_PAGES];
+};
+
+/* A rate over about the last second, from a running total. */
+struct hm_rate {
+	spinlock_t lock;
+	u64 last_total;
+	unsigned long last_jiffies;
+	unsigned long per_sec;		/* READ_ONCE */
+};
+
+/*
+ * What has crossed the link, for status. Cumulative over the device's
+ * life, across reconnects.
+ */
+struct hm_xfer_stats {
+	atomic64_t sent_chunks;		/* dest: received */
+	atomic64_t zero_chunks;		/* of those, sent as all-zero runs */
+	atomic64_t acked_chunks;	/* dest: written and acknowledged */
+	atomic64_t data_bytes;		/* chunk data in DATA frames */
+	atomic64_t acked_bytes;		/* chunk bytes acknowledged */
+	atomic_long_t inflight;		/* chunks sent and not yet acked */
+	unsigned long deferred;		/* hot dirty chunks skipped, last pass */
+	bool ready;			/* converged: see hm_push_update_ready() */
+	struct hm_rate rate;		/* of acked_bytes */
+	struct hm_rate dirty_rate;	/* of hm_tracker.nr_dirtied */
+};
 
 /*
  * Dirty bitmap and write counters of one device.
@@ -65,6 +120,7 @@ struct hm_tracker {
 	unsigned long *dirty;		/* one bit per chunk */
 	u32 *writes;			/* HM_HOT_BITS per chunk */
 	atomic_long_t nr_dirty;
+	atomic64_t nr_dirtied;		/* clean -> dirty transitions */
 	atomic64_t nr_write_bios;
 	atomic_long_t nr_at_level[HM_HOT_MAX + 1];
 };
@@ -81,23 +137,50 @@ struct hm_dev {
 	sector_t begin;			/* and of the target within its table */
 	sector_t len;
 	dev_t data_devt;
+	struct block_device *data_bdev;	/* held open by every table */
 
 	enum hm_role role;
 	enum hm_phase phase;
 	sector_t chunk_sectors;
 	unsigned int chunk_shift;
 	unsigned int hot_threshold;	/* READ_ONCE/WRITE_ONCE */
+	enum hm_policy policy;		/* READ_ONCE/WRITE_ONCE */
+	unsigned int bandwidth;		/* KiB/s, 0: unlimited; READ_ONCE */
+	unsigned int ready_chunks;	/* READ_ONCE/WRITE_ONCE */
 
 	struct mutex msg_lock;		/* serialises messages: link start/stop */
 	struct mutex link_lock;		/* publishes link to status */
 	struct hm_link *link;		/* connection to the peer, or NULL */
+	struct hm_pusher *pusher;	/* source, while a link is open */
+	struct hm_receiver *receiver;	/* destination, likewise */
+	struct hm_xfer_stats xfer;
 	struct mutex event_lock;	/* guards live_ti */
 	struct dm_target *live_ti;	/* target of the live table */
 	struct hm_tracker tracker;
 };
 
+static inline sector_t hm_chunk_sector(struct hm_dev *hd, unsigned long chunk)
+{
+	return (sector_t)chunk << hd->chunk_shift;
+}
+
+/* Bytes of the run @first..@first+@nr-1: the last chunk may be short. */
+static inline unsigned int hm_run_bytes(struct hm_dev *hd, unsigned long first,
+					unsigned int nr)
+{
+	sector_t start = hm_chunk_sector(hd, first);
+	sector_t end = min_t(sector_t, hm_chunk_sector(hd, first + nr), hd->len);
+
+	return (end - start) << SECTOR_SHIFT;
+}
+
 /* dm-hybridmig-target.c */
 void hm_dev_event(struct hm_dev *hd);
+void hm_mark_dirty(struct hm_tracker *t, unsigned long first,
+		   unsigned long last);
+unsigned int hm_write_level(struct hm_tracker *t, unsigned long chunk);
+void hm_tracker_decay(struct hm_tracker *t);
+void hm_rate_update(struct hm_rate *rate, u64 total);
 
 /* dm-hybridmig-net.c */
 int hm_link_start(struct hm_dev *hd, const char *dev_name, bool server,
@@ -106,5 +189,30 @@ void hm_link_stop(struct hm_dev *hd);
 long hm_link_ping(struct hm_dev *hd, unsigned int count);
 void hm_link_emit_status(struct hm_dev *hd, char *result, unsigned int maxlen,
 			 unsigned int *size);
+int hm_link_send(struct hm_dev *hd, u8 type, const void *payload, u32 len);
+int hm_link_send_data(struct hm_dev *hd, const struct hm_data *run,
+		      struct hm_buf *buf, unsigned int offset, unsigned int len);
+void hm_link_set_error(struct hm_dev *hd, const char *error);
+int hm_buf_alloc_pages(struct hm_buf *buf);
+void hm_buf_free_pages(struct hm_buf *buf);
+
+/* dm-hybridmig-push.c: the source */
+int hm_pusher_create(struct hm_dev *hd, const char *dev_name);
+void hm_pusher_destroy(struct hm_dev *hd);
+void hm_pusher_kick(struct hm_dev *hd);
+void hm_push_link_up(struct hm_dev *hd);
+void hm_push_link_down(struct hm_dev *hd);
+int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack);
+int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack);
+
+/* dm-hybridmig-recv.c: the destination */
+int hm_receiver_create(struct hm_dev *hd);
+void hm_receiver_destroy(struct hm_dev *hd);
+void hm_recv_link_down(struct hm_dev *hd);
+int hm_recv_setup(struct hm_dev *hd, const struct hm_setup *setup);
+int hm_recv_data(struct hm_dev *hd, const struct hm_data *run,
+		 struct hm_buf *buf);
+struct hm_buf *hm_recv_get_buf(struct hm_dev *hd);
+void hm_recv_put_buf(struct hm_dev *hd, struct hm_buf *buf);
 
 #endif /* DM_HYBRIDMIG_H */

@@ -57,7 +57,11 @@ enum hm_frame_type {
 	HM_FRAME_WELCOME = 5,	/* server -> client: first MACed frame */
 	HM_FRAME_PING = 6,
 	HM_FRAME_PONG = 7,
-	HM_FRAME_TYPE_MAX = HM_FRAME_PONG
+	HM_FRAME_SETUP = 8,	/* source -> dest, control: the geometry */
+	HM_FRAME_SETUP_ACK = 9,	/* dest -> source, control */
+	HM_FRAME_DATA = 10,	/* source -> dest, bulk: a run of chunks */
+	HM_FRAME_ACK = 11,	/* dest -> source, bulk: a run is written */
+	HM_FRAME_TYPE_MAX = HM_FRAME_ACK
 };
 
 enum hm_reject_reason {
@@ -105,6 +109,44 @@ struct hm_ping {
 	__be64 cookie;		/* echoed in the PONG */
 } __attribute__((packed));
 
+/* Sent once per session, before any data: both ends must agree. */
+struct hm_setup {
+	__be64 target_sectors;	/* length of the target */
+	__be32 chunk_sectors;
+	__be32 flags;		/* none defined: must be 0 */
+} __attribute__((packed));
+
+enum hm_setup_status {
+	HM_SETUP_OK = 0,
+	HM_SETUP_GEOMETRY = 1,	/* length or chunk size differ */
+};
+
+struct hm_setup_ack {
+	__be32 status;
+	__be32 reserved;
+} __attribute__((packed));
+
+/* The chunks are all zeroes: no data follows. */
+#define HM_DATA_ZERO		0x1U
+
+/*
+ * A run of whole chunks. Unless HM_DATA_ZERO is set, their bytes follow
+ * (the last chunk of the device may be short); a run is at most
+ * HM_MAX_DATA_PIECE bytes.
+ */
+struct hm_data {
+	__be64 first_chunk;
+	__be32 nr_chunks;
+	__be32 flags;
+} __attribute__((packed));
+
+/* The destination wrote a run (status 0) or failed to (status != 0). */
+struct hm_ack {
+	__be64 first_chunk;
+	__be32 nr_chunks;
+	__be32 status;
+} __attribute__((packed));
+
 /*
  * Labels of the HMAC inputs. Distinct labels for the two proofs stop a
  * peer from reflecting one side's proof as the other's; the session keys
@@ -115,7 +157,10 @@ struct hm_ping {
 #define HM_LABEL_KEY_C2S	"hybridmig v1 key c2s"
 #define HM_LABEL_KEY_S2C	"hybridmig v1 key s2c"
 
-/* The exact payload size of each frame type, or 0 if it is unknown. */
+/*
+ * The smallest payload of each frame type; 0 for an unknown type. Only
+ * DATA has a variable length (see hm_frame_max_payload_len()).
+ */
 static inline __u32 hm_frame_payload_len(__u8 type)
 {
 	switch (type) {
@@ -132,8 +177,31 @@ static inline __u32 hm_frame_payload_len(__u8 type)
 	case HM_FRAME_PING:
 	case HM_FRAME_PONG:
 		return sizeof(struct hm_ping);
+	case HM_FRAME_SETUP:
+		return sizeof(struct hm_setup);
+	case HM_FRAME_SETUP_ACK:
+		return sizeof(struct hm_setup_ack);
+	case HM_FRAME_DATA:
+		return sizeof(struct hm_data);
+	case HM_FRAME_ACK:
+		return sizeof(struct hm_ack);
 	}
 	return 0;
+}
+
+/* The largest payload of each frame type. */
+static inline __u32 hm_frame_max_payload_len(__u8 type)
+{
+	if (type == HM_FRAME_DATA)
+		return sizeof(struct hm_data) + HM_MAX_DATA_PIECE;
+	return hm_frame_payload_len(type);
+}
+
+/* The lane each session frame type travels on. */
+static inline int hm_frame_lane(__u8 type)
+{
+	return type == HM_FRAME_DATA || type == HM_FRAME_ACK ?
+		HM_LANE_BULK : HM_LANE_CONTROL;
 }
 
 static inline int hm_frame_is_handshake(__u8 type)
@@ -157,8 +225,8 @@ static inline void hm_hdr_init(struct hm_hdr *h, __u8 type, __u8 lane,
 /*
  * Check a received header before anything else is read: magic, version,
  * a known type on the expected (and existing) lane, zero flags and
- * reserved bits, the
- * exact payload length of its type, and the expected sequence number.
+ * reserved bits, a payload length within the bounds of its type, and the
+ * expected sequence number.
  * Returns 0, -EPROTO for a malformed header, -EMSGSIZE for a bad length
  * or -EBADMSG for an out-of-sequence frame (dropped, replayed, reordered).
  */
@@ -171,7 +239,8 @@ static inline int hm_hdr_check(const struct hm_hdr *h, __u8 lane, __u64 seq)
 	    h->lane != lane || h->lane >= HM_NR_LANES || !h->type ||
 	    h->type > HM_FRAME_TYPE_MAX)
 		return -EPROTO;
-	if (len > HM_MAX_PAYLOAD || len != hm_frame_payload_len(h->type))
+	if (len > HM_MAX_PAYLOAD || len < hm_frame_payload_len(h->type) ||
+	    len > hm_frame_max_payload_len(h->type))
 		return -EMSGSIZE;
 	if (be64_to_cpu(h->seq) != seq)
 		return -EBADMSG;

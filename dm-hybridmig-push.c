@@ -1,0 +1,740 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-hybridmig: the source's pusher.
+ *
+ * While the VM runs, one thread per connected source sends dirty chunks to
+ * the destination. It scans the dirty bitmap in chunk order and claims runs
+ * of adjacent pushable chunks (dirty, not in flight, not hot), reads each
+ * run with one bio into the pages of a slot and sends it on the bulk lane:
+ * a DATA frame per stretch of chunks with data, a ZERO run (no payload) per
+ * stretch of all-zero chunks. A slot is free again once the destination
+ * has acknowledged every chunk in it.
+ *
+ * Three rules keep every write (DESIGN.md §3, invariants 2 and 3):
+ *  - a chunk's dirty bit is cleared before its data is read, and every
+ *    write marks its chunks at submission and again at completion, so a
+ *    write racing with the push of its chunk leaves that chunk dirty;
+ *  - a chunk in flight is not pushed again until it is acknowledged, so
+ *    the destination never holds two writes of one chunk at once;
+ *  - when the link goes down, every unacknowledged chunk is dirty again.
+ */
+#include "dm-hybridmig.h"
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+#include <linux/ioprio.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/wait.h>
+
+#define DM_MSG_PREFIX "hybridmig"
+
+#define HM_PUSH_SLOTS		8	/* runs in flight: up to 8 MiB */
+#define HM_PUSH_POLL		(HZ / 10)	/* look for new dirty chunks */
+#define HM_DECAY_INTERVAL	(5 * HZ)	/* halve the write counters */
+#define HM_STALL_PASSES		3	/* passes without a new low: stalled */
+#define HM_PACE_CREDIT_NS	(100 * NSEC_PER_MSEC)	/* idle time banked */
+#define HM_MAX_RUN_CHUNKS	(HM_MAX_DATA_PIECE / (HM_MIN_CHUNK_SECTORS << SECTOR_SHIFT))
+
+enum hm_slot_state {
+	HM_SLOT_FREE,
+	HM_SLOT_READING,	/* the run's read is in flight */
+	HM_SLOT_READ,		/* read done: to send */
+	HM_SLOT_SENT,		/* sent (or being sent): waiting for ACKs */
+};
+
+struct hm_push_slot {
+	enum hm_slot_state state;	/* under hm_pusher.lock */
+	u64 session;			/* of the link it was claimed in */
+	unsigned long first;
+	unsigned int nr;
+	unsigned int nr_acked;
+	blk_status_t read_status;
+	DECLARE_BITMAP(acked, HM_MAX_RUN_CHUNKS);
+	DECLARE_BITMAP(zero, HM_MAX_RUN_CHUNKS);
+	struct hm_pusher *p;
+	struct hm_buf buf;
+};
+
+struct hm_pusher {
+	struct hm_dev *hd;
+	struct task_struct *thread;
+	wait_queue_head_t wait;
+	bool kicked;
+
+	spinlock_t lock;		/* slot states; taken from bio completion */
+	u64 session;			/* bumped when the link goes up or down */
+	u64 setup_session;		/* the session whose SETUP was accepted */
+	unsigned int chunks_per_slot;
+
+	/* Owned by the pusher thread. */
+	u64 seen_session;
+	unsigned long cursor;		/* next chunk to look at */
+	unsigned long pass_deferred;	/* hot chunks skipped this pass */
+	bool nothing_pushable;		/* the last full scan found nothing */
+	long best_dirty;		/* lowest dirty count at a pass end */
+	unsigned int stalled_passes;
+	unsigned long next_decay;
+	unsigned int pace_kib;
+	u64 pace_next_ns;
+
+	struct hm_push_slot slots[HM_PUSH_SLOTS];
+};
+
+void hm_pusher_kick(struct hm_dev *hd)
+{
+	struct hm_pusher *p = hd->pusher;
+
+	if (!p)
+		return;
+	WRITE_ONCE(p->kicked, true);
+	wake_up(&p->wait);
+}
+
+static bool hm_push_session_ready(struct hm_pusher *p)
+{
+	return READ_ONCE(p->setup_session) == READ_ONCE(p->session);
+}
+
+/* ---- Which chunks to push ---- */
+
+static bool hm_chunk_in_flight(struct hm_pusher *p, unsigned long chunk)
+{
+	struct hm_push_slot *slot;
+	unsigned int i;
+
+	for (i = 0; i < HM_PUSH_SLOTS; i++) {
+		slot = &p->slots[i];
+		if (READ_ONCE(slot->state) != HM_SLOT_FREE &&
+		    chunk >= slot->first && chunk - slot->first < slot->nr)
+			return true;
+	}
+	return false;
+}
+
+/* Hot chunks wait for post-copy in the hybrid policy (0: never defer). */
+static unsigned int hm_push_defer_level(struct hm_pusher *p)
+{
+	if (READ_ONCE(p->hd->policy) != HM_POLICY_HYBRID)
+		return 0;
+	return READ_ONCE(p->hd->hot_threshold);
+}
+
+/* @chunk is dirty: may it go now? Counts the hot ones it skips. */
+static bool hm_chunk_pushable(struct hm_pusher *p, unsigned long chunk,
+			      unsigned int defer_level)
+{
+	if (hm_chunk_in_flight(p, chunk))
+		return false;
+	if (defer_level &&
+	    hm_write_level(&p->hd->tracker, chunk) >= defer_level) {
+		p->pass_deferred++;
+		return false;
+	}
+	return true;
+}
+
+/* A pass over the whole bitmap ended: how far has the dirty set come? */
+static void hm_push_pass_end(struct hm_pusher *p)
+{
+	long dirty = atomic_long_read(&p->hd->tracker.nr_dirty);
+
+	WRITE_ONCE(p->hd->xfer.deferred, p->pass_deferred);
+	p->pass_deferred = 0;
+	if (dirty < p->best_dirty) {
+		p->best_dirty = dirty;
+		p->stalled_passes = 0;
+	} else if (p->stalled_passes < HM_STALL_PASSES) {
+		p->stalled_passes++;
+	}
+}
+
+/*
+ * Find the next run of pushable chunks from the cursor on, wrapping around
+ * once. Returns false if a whole pass found nothing.
+ */
+static bool hm_push_find_run(struct hm_pusher *p, unsigned long *first,
+			     unsigned int *nr)
+{
+	struct hm_tracker *t = &p->hd->tracker;
+	unsigned int defer_level = hm_push_defer_level(p);
+	unsigned long start = p->cursor, chunk = start, scanned = 0;
+	bool wrapped = false;
+	unsigned int n;
+
+	for (;;) {
+		chunk = find_next_bit(t->dirty, t->nr_chunks, chunk);
+		if (chunk >= t->nr_chunks) {
+			if (wrapped)
+				return false;
+			hm_push_pass_end(p);
+			if (!start)
+				return false;
+			wrapped = true;
+			chunk = 0;
+			continue;
+		}
+		if (wrapped && chunk >= start)
+			return false;
+		if (hm_chunk_pushable(p, chunk, defer_level))
+			break;
+		chunk++;
+		if (!(++scanned % 4096))
+			cond_resched();
+	}
+
+	for (n = 1; n < p->chunks_per_slot && chunk + n < t->nr_chunks; n++)
+		if (!test_bit(chunk + n, t->dirty) ||
+		    !hm_chunk_pushable(p, chunk + n, defer_level))
+			break;
+	*first = chunk;
+	*nr = n;
+	p->cursor = chunk + n < t->nr_chunks ? chunk + n : 0;
+	return true;
+}
+
+/* ---- Reading a run ---- */
+
+static void hm_push_read_done(struct bio *bio)
+{
+	struct hm_push_slot *slot = bio->bi_private;
+	struct hm_pusher *p = slot->p;
+	unsigned long flags;
+
+	slot->read_status = bio->bi_status;
+	bio_put(bio);
+	spin_lock_irqsave(&p->lock, flags);
+	slot->state = HM_SLOT_READ;
+	spin_unlock_irqrestore(&p->lock, flags);
+	hm_pusher_kick(p->hd);
+}
+
+/* Read the run of @slot, at a low priority: the VM's own I/O comes first. */
+static void hm_push_read(struct hm_pusher *p, struct hm_push_slot *slot)
+{
+	struct hm_dev *hd = p->hd;
+	unsigned int len = hm_run_bytes(hd, slot->first, slot->nr);
+	unsigned int i, bytes;
+	struct bio *bio;
+
+	bio = bio_alloc(hd->data_bdev, DIV_ROUND_UP(len, PAGE_SIZE),
+			REQ_OP_READ, GFP_NOIO);
+	bio->bi_iter.bi_sector = hm_chunk_sector(hd, slot->first);
+	bio->bi_ioprio = IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7);
+	for (i = 0; len; i++, len -= bytes) {
+		bytes = min_t(unsigned int, len, PAGE_SIZE);
+		__bio_add_page(bio, slot->buf.pages[i], bytes, 0);
+	}
+	bio->bi_private = slot;
+	bio->bi_end_io = hm_push_read_done;
+	submit_bio(bio);
+}
+
+/* Claim runs into the free slots and start reading them. */
+static void hm_push_fill(struct hm_pusher *p)
+{
+	struct hm_tracker *t = &p->hd->tracker;
+	struct hm_push_slot *slot;
+	unsigned long first, chunk;
+	unsigned int i, nr;
+
+	for (i = 0; i < HM_PUSH_SLOTS; i++) {
+		slot = &p->slots[i];
+		if (READ_ONCE(slot->state) != HM_SLOT_FREE)
+			continue;
+		if (!hm_push_find_run(p, &first, &nr)) {
+			p->nothing_pushable = true;
+			return;
+		}
+		p->nothing_pushable = false;
+
+		/* Cleared before the read: a racing write marks it again. */
+		for (chunk = first; chunk < first + nr; chunk++)
+			if (test_and_clear_bit(chunk, t->dirty))
+				atomic_long_dec(&t->nr_dirty);
+
+		spin_lock_irq(&p->lock);
+		slot->session = p->session;
+		slot->first = first;
+		slot->nr = nr;
+		slot->nr_acked = 0;
+		bitmap_zero(slot->acked, HM_MAX_RUN_CHUNKS);
+		slot->state = HM_SLOT_READING;
+		spin_unlock_irq(&p->lock);
+		atomic_long_add(nr, &p->hd->xfer.inflight);
+		hm_push_read(p, slot);
+	}
+}
+
+/* ---- Giving chunks back ---- */
+
+/*
+ * Every chunk of @slot that the destination has not acknowledged is dirty
+ * again; the slot is free. Called under p->lock.
+ */
+static void hm_push_requeue(struct hm_pusher *p, struct hm_push_slot *slot)
+{
+	unsigned int i;
+
+	for (i = 0; i < slot->nr; i++)
+		if (!test_bit(i, slot->acked))
+			hm_mark_dirty(&p->hd->tracker, slot->first + i,
+				      slot->first + i);
+	atomic_long_sub(slot->nr - slot->nr_acked, &p->hd->xfer.inflight);
+	slot->state = HM_SLOT_FREE;
+}
+
+/* Requeue the slots of a session that has ended, once their reads are done. */
+static void hm_push_requeue_stale(struct hm_pusher *p, bool all)
+{
+	struct hm_push_slot *slot;
+	unsigned int i;
+
+	spin_lock_irq(&p->lock);
+	for (i = 0; i < HM_PUSH_SLOTS; i++) {
+		slot = &p->slots[i];
+		if (slot->state == HM_SLOT_FREE || slot->state == HM_SLOT_READING)
+			continue;
+		if (all || slot->session != p->session)
+			hm_push_requeue(p, slot);
+	}
+	spin_unlock_irq(&p->lock);
+}
+
+/* ---- Sending ---- */
+
+static bool hm_chunk_is_zero(struct hm_push_slot *slot, unsigned int offset,
+			     unsigned int len)
+{
+	unsigned int bytes;
+	void *addr;
+
+	for (; len; offset += bytes, len -= bytes) {
+		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
+		addr = page_address(slot->buf.pages[offset >> PAGE_SHIFT]);
+		if (memchr_inv(addr + offset_in_page(offset), 0, bytes))
+			return false;
+	}
+	return true;
+}
+
+static void hm_push_find_zero_chunks(struct hm_pusher *p,
+				     struct hm_push_slot *slot)
+{
+	struct hm_dev *hd = p->hd;
+	unsigned int i, offset = 0, len;
+
+	bitmap_zero(slot->zero, HM_MAX_RUN_CHUNKS);
+	for (i = 0; i < slot->nr; i++, offset += len) {
+		len = hm_run_bytes(hd, slot->first + i, 1);
+		if (hm_chunk_is_zero(slot, offset, len))
+			__set_bit(i, slot->zero);
+	}
+}
+
+/*
+ * Honour the bandwidth limit: wait until @bytes may go. Up to
+ * HM_PACE_CREDIT_NS of idle time is banked, so the average over any window
+ * of seconds stays at the limit.
+ */
+static void hm_push_pace(struct hm_pusher *p, unsigned int bytes)
+{
+	unsigned int kib = READ_ONCE(p->hd->bandwidth);
+	u64 now = ktime_get_ns();
+
+	if (kib != p->pace_kib || p->pace_next_ns + HM_PACE_CREDIT_NS < now)
+		p->pace_next_ns = now;
+	p->pace_kib = kib;
+	if (!kib)
+		return;
+
+	while (now < p->pace_next_ns && !kthread_should_stop() &&
+	       READ_ONCE(p->hd->bandwidth) == kib) {
+		schedule_timeout_interruptible(min_t(unsigned long, HM_PUSH_POLL,
+			nsecs_to_jiffies(p->pace_next_ns - now) + 1));
+		now = ktime_get_ns();
+	}
+	p->pace_next_ns += div_u64((u64)bytes * NSEC_PER_SEC, kib * 1024ULL);
+}
+
+/* Send chunks @i..@i+@nr-1 of @slot as one frame. */
+static int hm_push_send_run(struct hm_pusher *p, struct hm_push_slot *slot,
+			    unsigned int i, unsigned int nr, unsigned int offset)
+{
+	struct hm_dev *hd = p->hd;
+	bool zero = test_bit(i, slot->zero);
+	unsigned int len = hm_run_bytes(hd, slot->first + i, nr);
+	struct hm_data run = {
+		.first_chunk = cpu_to_be64(slot->first + i),
+		.nr_chunks = cpu_to_be32(nr),
+		.flags = cpu_to_be32(zero ? HM_DATA_ZERO : 0),
+	};
+	int r;
+
+	hm_push_pace(p, sizeof(struct hm_hdr) + sizeof(run) + HM_MAC_LEN +
+			(zero ? 0 : len));
+	if (zero)
+		r = hm_link_send(hd, HM_FRAME_DATA, &run, sizeof(run));
+	else
+		r = hm_link_send_data(hd, &run, &slot->buf, offset, len);
+	if (r)
+		return r;
+
+	atomic64_add(nr, &hd->xfer.sent_chunks);
+	if (zero)
+		atomic64_add(nr, &hd->xfer.zero_chunks);
+	else
+		atomic64_add(len, &hd->xfer.data_bytes);
+	return 0;
+}
+
+/* Send a slot whose read is done: stretches of data and of zero chunks. */
+static int hm_push_send_slot(struct hm_pusher *p, struct hm_push_slot *slot)
+{
+	unsigned int i, j, offset = 0;
+	bool zero;
+	int r;
+
+	hm_push_find_zero_chunks(p, slot);
+	for (i = 0; i < slot->nr; i = j) {
+		zero = test_bit(i, slot->zero);
+		for (j = i + 1; j < slot->nr && test_bit(j, slot->zero) == zero; j++)
+			;
+		r = hm_push_send_run(p, slot, i, j - i, offset);
+		if (r)
+			return r;
+		offset += hm_run_bytes(p->hd, slot->first + i, j - i);
+	}
+	return 0;
+}
+
+/* Send every slot whose read has completed. */
+static void hm_push_send_read_slots(struct hm_pusher *p)
+{
+	struct hm_push_slot *slot;
+	unsigned int i;
+	bool stale;
+
+	for (i = 0; i < HM_PUSH_SLOTS; i++) {
+		slot = &p->slots[i];
+		spin_lock_irq(&p->lock);
+		if (slot->state != HM_SLOT_READ) {
+			spin_unlock_irq(&p->lock);
+			continue;
+		}
+		stale = slot->session != p->session || slot->read_status;
+		if (stale)
+			hm_push_requeue(p, slot);
+		else
+			slot->state = HM_SLOT_SENT;	/* ACKs may beat send() */
+		spin_unlock_irq(&p->lock);
+
+		if (stale) {
+			if (slot->read_status)
+				DMERR_LIMIT("%s: cannot read chunks %lu-%lu to push them: error %d",
+					    dm_device_name(p->hd->md), slot->first,
+					    slot->first + slot->nr - 1,
+					    blk_status_to_errno(slot->read_status));
+			continue;
+		}
+		if (hm_push_send_slot(p, slot)) {
+			/* The link is going down; what went out is dropped. */
+			spin_lock_irq(&p->lock);
+			if (slot->state == HM_SLOT_SENT)
+				hm_push_requeue(p, slot);
+			spin_unlock_irq(&p->lock);
+		}
+	}
+}
+
+/* ---- Acknowledgements ---- */
+
+static struct hm_push_slot *hm_push_find_slot(struct hm_pusher *p, u64 first,
+					      u32 nr)
+{
+	struct hm_push_slot *slot;
+	unsigned int i;
+
+	for (i = 0; i < HM_PUSH_SLOTS; i++) {
+		slot = &p->slots[i];
+		if (slot->state == HM_SLOT_SENT && slot->session == p->session &&
+		    first >= slot->first && first - slot->first < slot->nr &&
+		    nr <= slot->nr - (first - slot->first))
+			return slot;
+	}
+	return NULL;
+}
+
+/*
+ * The destination wrote chunks @first..@first+@nr-1 (or failed to: they
+ * are dirty again). Each chunk of a slot is acknowledged exactly once.
+ */
+int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack)
+{
+	struct hm_pusher *p = hd->pusher;
+	u64 first = be64_to_cpu(ack->first_chunk);
+	u32 nr = be32_to_cpu(ack->nr_chunks);
+	bool failed = ack->status != 0;
+	struct hm_push_slot *slot;
+	unsigned int i, base;
+	bool done;
+
+	spin_lock_irq(&p->lock);
+	slot = nr ? hm_push_find_slot(p, first, nr) : NULL;
+	base = slot ? first - slot->first : 0;
+	if (!slot || find_next_bit(slot->acked, base + nr, base) < base + nr) {
+		spin_unlock_irq(&p->lock);
+		return -EPROTO;		/* nothing of ours, or twice */
+	}
+	for (i = base; i < base + nr; i++) {
+		__set_bit(i, slot->acked);
+		if (failed)
+			hm_mark_dirty(&hd->tracker, slot->first + i,
+				      slot->first + i);
+	}
+	slot->nr_acked += nr;
+	done = slot->nr_acked == slot->nr;
+	if (done)
+		slot->state = HM_SLOT_FREE;
+	spin_unlock_irq(&p->lock);
+
+	atomic_long_sub(nr, &hd->xfer.inflight);
+	if (failed) {
+		DMERR_LIMIT("%s: the destination could not write chunks %llu-%llu: pushing them again",
+			    dm_device_name(hd->md), first, first + nr - 1);
+	} else {
+		atomic64_add(nr, &hd->xfer.acked_chunks);
+		atomic64_add(hm_run_bytes(hd, first, nr), &hd->xfer.acked_bytes);
+	}
+	if (done)
+		hm_pusher_kick(hd);
+	return 0;
+}
+
+/* ---- Session ---- */
+
+/* Every lane is up: tell the destination what we are (in SETUP). */
+void hm_push_link_up(struct hm_dev *hd)
+{
+	struct hm_pusher *p = hd->pusher;
+	struct hm_setup setup = {
+		.target_sectors = cpu_to_be64(hd->len),
+		.chunk_sectors = cpu_to_be32(hd->chunk_sectors),
+	};
+
+	spin_lock_irq(&p->lock);
+	p->session++;
+	spin_unlock_irq(&p->lock);
+	hm_link_send(hd, HM_FRAME_SETUP, &setup, sizeof(setup));
+}
+
+int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack)
+{
+	struct hm_pusher *p = hd->pusher;
+	u32 status = be32_to_cpu(ack->status);
+
+	if (status == HM_SETUP_GEOMETRY) {
+		DMERR("%s: the destination's length or chunk size differs from ours",
+		      dm_device_name(hd->md));
+		hm_link_set_error(hd, "peer_geometry_mismatch");
+		return -ECANCELED;
+	}
+	if (status != HM_SETUP_OK || ack->reserved)
+		return -EPROTO;
+
+	spin_lock_irq(&p->lock);
+	if (p->setup_session == p->session) {
+		spin_unlock_irq(&p->lock);
+		return -EPROTO;
+	}
+	p->setup_session = p->session;
+	spin_unlock_irq(&p->lock);
+	hm_pusher_kick(hd);
+	return 0;
+}
+
+/* The lanes are closed: what is unacknowledged is dirty again (in the thread). */
+void hm_push_link_down(struct hm_dev *hd)
+{
+	struct hm_pusher *p = hd->pusher;
+
+	spin_lock_irq(&p->lock);
+	p->session++;
+	spin_unlock_irq(&p->lock);
+	hm_pusher_kick(hd);
+}
+
+/* ---- Progress ---- */
+
+static bool hm_push_converged(struct hm_pusher *p)
+{
+	struct hm_dev *hd = p->hd;
+	long dirty = atomic_long_read(&hd->tracker.nr_dirty);
+	long inflight = atomic_long_read(&hd->xfer.inflight);
+	bool stalled = p->stalled_passes >= HM_STALL_PASSES;
+
+	if (!hm_push_session_ready(p))
+		return false;
+	switch (READ_ONCE(hd->policy)) {
+	case HM_POLICY_POSTCOPY:
+		return true;
+	case HM_POLICY_PRECOPY:
+		return dirty + inflight <= READ_ONCE(hd->ready_chunks) || stalled;
+	case HM_POLICY_HYBRID:
+		return (p->nothing_pushable && !inflight) || stalled;
+	}
+	return false;
+}
+
+/* "ready" in status; a dm event when it becomes true. */
+static void hm_push_update_ready(struct hm_pusher *p)
+{
+	struct hm_dev *hd = p->hd;
+	bool ready = hm_push_converged(p);
+
+	if (ready == READ_ONCE(hd->xfer.ready))
+		return;
+	WRITE_ONCE(hd->xfer.ready, ready);
+	if (ready) {
+		DMINFO("%s: ready for handover: %ld chunks dirty, %lu of them hot",
+		       dm_device_name(hd->md),
+		       atomic_long_read(&hd->tracker.nr_dirty),
+		       READ_ONCE(hd->xfer.deferred));
+		hm_dev_event(hd);
+	}
+}
+
+/* A new session, or new settings: judge convergence afresh. */
+static void hm_push_reset_progress(struct hm_pusher *p)
+{
+	p->best_dirty = LONG_MAX;
+	p->stalled_passes = 0;
+	p->nothing_pushable = false;
+}
+
+static void hm_push_tick(struct hm_pusher *p)
+{
+	struct hm_dev *hd = p->hd;
+
+	hm_rate_update(&hd->xfer.rate, atomic64_read(&hd->xfer.acked_bytes));
+	hm_rate_update(&hd->xfer.dirty_rate,
+		       atomic64_read(&hd->tracker.nr_dirtied));
+	if (time_after(jiffies, p->next_decay)) {
+		hm_tracker_decay(&hd->tracker);
+		p->next_decay = jiffies + HM_DECAY_INTERVAL;
+	}
+}
+
+static bool hm_push_wanted(struct hm_pusher *p)
+{
+	return hm_push_session_ready(p) &&
+	       READ_ONCE(p->hd->policy) != HM_POLICY_POSTCOPY;
+}
+
+static bool hm_push_reading(struct hm_pusher *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < HM_PUSH_SLOTS; i++)
+		if (READ_ONCE(p->slots[i].state) == HM_SLOT_READING)
+			return true;
+	return false;
+}
+
+static int hm_pusher_thread(void *data)
+{
+	struct hm_pusher *p = data;
+	unsigned int noio = memalloc_noio_save();
+	u64 session;
+
+	while (!kthread_should_stop()) {
+		WRITE_ONCE(p->kicked, false);
+		session = READ_ONCE(p->session);
+		if (session != p->seen_session) {
+			p->seen_session = session;
+			hm_push_reset_progress(p);
+		}
+		hm_push_requeue_stale(p, false);
+		if (hm_push_wanted(p)) {
+			hm_push_send_read_slots(p);
+			hm_push_fill(p);
+			hm_push_tick(p);
+		}
+		hm_push_update_ready(p);
+		wait_event_interruptible_timeout(p->wait, READ_ONCE(p->kicked) ||
+						 kthread_should_stop(),
+						 HM_PUSH_POLL);
+	}
+
+	/* Reads still in flight write into our pages: let them finish. */
+	wait_event(p->wait, !hm_push_reading(p));
+	hm_push_requeue_stale(p, true);
+	WRITE_ONCE(p->hd->xfer.ready, false);
+	memalloc_noio_restore(noio);
+	return 0;
+}
+
+/* ---- Life cycle ---- */
+
+static void hm_pusher_free(struct hm_pusher *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < HM_PUSH_SLOTS; i++)
+		hm_buf_free_pages(&p->slots[i].buf);
+	kfree(p);
+}
+
+/* A source opens a link: start pushing once the destination is set up. */
+int hm_pusher_create(struct hm_dev *hd, const char *dev_name)
+{
+	unsigned int chunk_bytes = hd->chunk_sectors << SECTOR_SHIFT;
+	struct task_struct *t;
+	struct hm_pusher *p;
+	unsigned int i;
+
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	p->hd = hd;
+	init_waitqueue_head(&p->wait);
+	spin_lock_init(&p->lock);
+	p->setup_session = U64_MAX;
+	p->chunks_per_slot = HM_MAX_DATA_PIECE / chunk_bytes;
+	p->next_decay = jiffies + HM_DECAY_INTERVAL;
+	hm_push_reset_progress(p);
+	for (i = 0; i < HM_PUSH_SLOTS; i++) {
+		p->slots[i].p = p;
+		if (hm_buf_alloc_pages(&p->slots[i].buf)) {
+			hm_pusher_free(p);
+			return -ENOMEM;
+		}
+	}
+
+	t = kthread_create(hm_pusher_thread, p, "hm-push/%s", dev_name);
+	if (IS_ERR(t)) {
+		hm_pusher_free(p);
+		return PTR_ERR(t);
+	}
+	get_task_struct(t);
+	p->thread = t;
+	hd->pusher = p;
+	wake_up_process(t);
+	return 0;
+}
+
+/* After the link's lanes are closed: unacknowledged chunks are dirty again. */
+void hm_pusher_destroy(struct hm_dev *hd)
+{
+	struct hm_pusher *p = hd->pusher;
+
+	if (!p)
+		return;
+	kthread_stop(p->thread);
+	put_task_struct(p->thread);
+	hd->pusher = NULL;
+	hm_pusher_free(p);
+}
