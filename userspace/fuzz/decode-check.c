@@ -42,6 +42,16 @@ static int check_file(const char *path, const char *expect)
 	printf("%s: %s, %u frames (%u pings, %u pongs), %zu of %zu bytes",
 	       path, hm_dec_result_name(r), d.frames, d.pings, d.pongs,
 	       d.consumed, n - 1);
+	if (d.setups)
+		printf(", %s%s", d.role == HM_DEC_SERVER ? "SETUP" : "SETUP_ACK",
+		       d.geometry_mismatch ? " (geometry mismatch)" : "");
+	if (d.data_frames)
+		printf(", %u DATA (%u ZERO, %llu chunks, %llu bytes)",
+		       d.data_frames, d.zero_frames,
+		       (unsigned long long)d.data_chunks,
+		       (unsigned long long)d.data_bytes);
+	if (d.acks)
+		printf(", %u ACKs (%u failed)", d.acks, d.failed_acks);
 	if (r == HM_DEC_REJECTED)
 		printf(", reason %u", d.reject_reason);
 	if (r == HM_DEC_BAD_HDR)

@@ -4,10 +4,19 @@
  * fuzzer and by decode-check. It follows Documentation/protocol.rst:
  *
  *   server (receives c2s): HELLO seq 0, RESPONSE seq 1 (or REJECT),
- *                          then PING/PONG from seq 2, MACed with k_c2s
+ *                          then session frames from seq 2, MACed with
+ *                          k_c2s: PING, PONG; on the control lane one
+ *                          SETUP, on the bulk lane DATA
  *   client (receives s2c): CHALLENGE seq 0 (or REJECT), WELCOME seq 1
- *                          (or REJECT), then PING/PONG from seq 2, MACed
- *                          with k_s2c
+ *                          (or REJECT), then session frames from seq 2,
+ *                          MACed with k_s2c: PING, PONG; on the control
+ *                          lane one SETUP_ACK (to the SETUP "we" sent), on
+ *                          the bulk lane ACK
+ *
+ * A SETUP whose geometry differs from ours, or a SETUP_ACK saying so, ends
+ * the session: any frame after it is unexpected. Each lane is decoded on
+ * its own, so whether DATA waits for the control lane's SETUP is not
+ * checked here.
  *
  * It never reads past the buffer: a header is copied out and checked
  * before its length is used, and the length is only trusted after
@@ -27,6 +36,7 @@ enum {
 	C_WANT_CHALLENGE,
 	C_WANT_WELCOME,
 	SESSION,
+	CLOSED,		/* geometry mismatch: nothing may follow */
 };
 
 #define LABEL_MAX	32
@@ -166,6 +176,127 @@ static enum hm_dec_result do_challenge(struct hm_dec *d, const uint8_t *p)
 	return HM_DEC_END;
 }
 
+#define FUZZ_NR_CHUNKS	((HM_FUZZ_TARGET_SECTORS + HM_FUZZ_CHUNK_SECTORS - 1) / \
+			 HM_FUZZ_CHUNK_SECTORS)
+
+/*
+ * The bytes of chunks first .. first + nr - 1 of the test geometry (the
+ * last chunk is short), or 0 if the run is empty or leaves the device.
+ */
+static uint64_t run_bytes(uint64_t first, uint32_t nr)
+{
+	uint64_t end;
+
+	if (!nr || first >= FUZZ_NR_CHUNKS || nr > FUZZ_NR_CHUNKS - first)
+		return 0;
+	end = (first + nr) * HM_FUZZ_CHUNK_SECTORS;
+	if (end > HM_FUZZ_TARGET_SECTORS)
+		end = HM_FUZZ_TARGET_SECTORS;
+	return (end - first * HM_FUZZ_CHUNK_SECTORS) * 512;
+}
+
+/* Which end sends a push frame: the server (destination) or the client. */
+static bool sent_by_server(uint8_t type)
+{
+	return type == HM_FRAME_SETUP_ACK || type == HM_FRAME_ACK;
+}
+
+static enum hm_dec_result do_setup(struct hm_dec *d, const uint8_t *p)
+{
+	struct hm_setup s;
+
+	memcpy(&s, p, sizeof(s));
+	if (d->setups)
+		return HM_DEC_UNEXPECTED;	/* once per session */
+	if (s.flags)
+		return HM_DEC_BAD_PAYLOAD;
+	d->setups++;
+	if (be64_to_cpu(s.target_sectors) != HM_FUZZ_TARGET_SECTORS ||
+	    be32_to_cpu(s.chunk_sectors) != HM_FUZZ_CHUNK_SECTORS) {
+		/* Answered with HM_SETUP_GEOMETRY; the link then drops. */
+		d->geometry_mismatch = true;
+		d->state = CLOSED;
+	}
+	return HM_DEC_END;
+}
+
+static enum hm_dec_result do_setup_ack(struct hm_dec *d, const uint8_t *p)
+{
+	struct hm_setup_ack a;
+
+	memcpy(&a, p, sizeof(a));
+	if (d->setups)
+		return HM_DEC_UNEXPECTED;	/* one answer to one SETUP */
+	if (a.reserved || be32_to_cpu(a.status) > HM_SETUP_GEOMETRY)
+		return HM_DEC_BAD_PAYLOAD;
+	d->setups++;
+	if (be32_to_cpu(a.status) == HM_SETUP_GEOMETRY) {
+		d->geometry_mismatch = true;
+		d->state = CLOSED;
+	}
+	return HM_DEC_END;
+}
+
+/* A run: inside the device, and at most HM_MAX_DATA_PIECE bytes of it. */
+static enum hm_dec_result do_data(struct hm_dec *d, const uint8_t *p,
+				  uint32_t len)
+{
+	struct hm_data h;
+	uint32_t flags, nr;
+	uint64_t bytes;
+
+	memcpy(&h, p, sizeof(h));
+	flags = be32_to_cpu(h.flags);
+	nr = be32_to_cpu(h.nr_chunks);
+	bytes = run_bytes(be64_to_cpu(h.first_chunk), nr);
+	if (flags & ~HM_DATA_ZERO || !bytes || bytes > HM_MAX_DATA_PIECE)
+		return HM_DEC_BAD_PAYLOAD;
+	/* A ZERO run carries no data; any other exactly its chunks' bytes. */
+	if (len - sizeof(h) != (flags & HM_DATA_ZERO ? 0 : bytes))
+		return HM_DEC_BAD_PAYLOAD;
+	d->data_frames++;
+	d->data_chunks += nr;
+	if (flags & HM_DATA_ZERO)
+		d->zero_frames++;
+	else
+		d->data_bytes += bytes;
+	return HM_DEC_END;
+}
+
+static enum hm_dec_result do_ack(struct hm_dec *d, const uint8_t *p)
+{
+	struct hm_ack a;
+
+	memcpy(&a, p, sizeof(a));
+	if (!run_bytes(be64_to_cpu(a.first_chunk), be32_to_cpu(a.nr_chunks)))
+		return HM_DEC_BAD_PAYLOAD;
+	d->acks++;
+	if (a.status)
+		d->failed_acks++;	/* the source marks the run dirty again */
+	return HM_DEC_END;
+}
+
+/* SETUP, SETUP_ACK, DATA, ACK: from the right end, on the right lane. */
+static enum hm_dec_result do_push(struct hm_dec *d, const struct hm_hdr *h,
+				  const uint8_t *p, uint32_t len)
+{
+	if (d->state != SESSION ||
+	    sent_by_server(h->type) != (d->role == HM_DEC_CLIENT) ||
+	    hm_frame_lane(h->type) != d->lane)
+		return HM_DEC_UNEXPECTED;
+	switch (h->type) {
+	case HM_FRAME_SETUP:
+		return do_setup(d, p);
+	case HM_FRAME_SETUP_ACK:
+		return do_setup_ack(d, p);
+	case HM_FRAME_DATA:
+		return do_data(d, p, len);
+	case HM_FRAME_ACK:
+		return do_ack(d, p);
+	}
+	return HM_DEC_UNEXPECTED;
+}
+
 static enum hm_dec_result do_frame(struct hm_dec *d, const struct hm_hdr *h,
 				   const uint8_t *frame, uint32_t len)
 {
@@ -219,6 +350,11 @@ static enum hm_dec_result do_frame(struct hm_dec *d, const struct hm_hdr *h,
 		else
 			d->pongs++;
 		return HM_DEC_END;
+	case HM_FRAME_SETUP:
+	case HM_FRAME_SETUP_ACK:
+	case HM_FRAME_DATA:
+	case HM_FRAME_ACK:
+		return do_push(d, h, p, len);
 	}
 	return HM_DEC_UNEXPECTED;
 }

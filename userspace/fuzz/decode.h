@@ -5,7 +5,9 @@
  * exactly as the kernel must: every header through hm_hdr_check() with the
  * expected sequence number before its payload is touched, payload and MAC
  * trailer bounds, the handshake state machine, the peer's proof, the
- * session keys and the HMAC-SHA256 of every session frame (OpenSSL).
+ * session keys, the HMAC-SHA256 of every session frame (OpenSSL), and the
+ * push frames' rules: each from its own end on its own lane, SETUP and
+ * SETUP_ACK once, DATA and ACK runs inside a fixed test geometry.
  */
 #ifndef HM_FUZZ_DECODE_H
 #define HM_FUZZ_DECODE_H
@@ -21,6 +23,15 @@
 #define HM_FUZZ_NONCE_CLIENT	0xc0	/* nc[i] = 0xc0 ^ i */
 #define HM_FUZZ_NONCE_SERVER	0x50	/* ns[i] = 0x50 ^ i */
 
+/*
+ * The geometry of "our" target, which SETUP must match and DATA and ACK
+ * runs must fit: 2001 chunks of 1 KiB, the last one 512 bytes, so a
+ * one-chunk DATA frame fits the fuzzer's inputs, and a run of more than
+ * 1 MiB (1025 chunks) is possible.
+ */
+#define HM_FUZZ_TARGET_SECTORS	4001ULL
+#define HM_FUZZ_CHUNK_SECTORS	2U
+
 enum hm_dec_role {
 	HM_DEC_SERVER,		/* receives the client's frames (c2s) */
 	HM_DEC_CLIENT,		/* receives the server's frames (s2c) */
@@ -33,7 +44,8 @@ enum hm_dec_result {
 	HM_DEC_BAD_MAC,		/* a session frame's MAC did not verify */
 	HM_DEC_BAD_PROOF,	/* the peer's handshake proof did not verify */
 	HM_DEC_BAD_PAYLOAD,	/* a payload field is invalid */
-	HM_DEC_UNEXPECTED,	/* a valid frame this state does not allow */
+	HM_DEC_UNEXPECTED,	/* a valid frame this state, end or lane does
+				 * not allow */
 	HM_DEC_NO_VERSION,	/* no common protocol version */
 	HM_DEC_REJECTED,	/* the peer sent REJECT */
 	HM_DEC_NR_RESULTS
@@ -69,6 +81,13 @@ struct hm_dec {
 	size_t consumed;		/* bytes of complete, valid frames */
 	unsigned int frames;		/* valid frames */
 	unsigned int pings, pongs;
+	unsigned int setups;		/* SETUP (server) or SETUP_ACK (client) */
+	bool geometry_mismatch;		/* ... that ended the session */
+	unsigned int data_frames;	/* DATA frames, ZERO ones included */
+	unsigned int zero_frames;
+	uint64_t data_chunks;		/* chunks in DATA frames */
+	uint64_t data_bytes;		/* chunk data in DATA frames */
+	unsigned int acks, failed_acks;	/* ACKs, and those with status != 0 */
 	uint32_t reject_reason;
 	int hdr_err;			/* hm_hdr_check() result, BAD_HDR */
 	unsigned int auth_skipped;	/* proofs/MACs that failed, skip_auth */

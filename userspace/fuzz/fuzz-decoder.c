@@ -17,7 +17,9 @@
  *   - prefix consistency: the valid prefix decodes to END alone, with
  *     the same frame count and state;
  *   - without skip_auth, the session is never entered unless the proofs
- *     and MACs verified (auth_skipped stays 0).
+ *     and MACs verified (auth_skipped stays 0);
+ *   - push frames: at most one SETUP or SETUP_ACK, DATA and ACK only on
+ *     the bulk lane, never more chunk bytes than the frames carried.
  *
  * Build and run: make -C userspace fuzz FUZZ_SECONDS=60
  */
@@ -47,17 +49,24 @@ static uint64_t get_be64(const uint8_t *p)
 	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
 }
 
-/* The header rule of Documentation/protocol.rst, on raw bytes. */
+/*
+ * The header rule of Documentation/protocol.rst, on raw bytes: each type's
+ * smallest and largest payload (only DATA's differ: 16 .. 16 + 1 MiB).
+ */
 static int model_check(const uint8_t *b, uint8_t lane, uint64_t seq)
 {
-	static const uint32_t lens[] = { 0, 40, 72, 32, 4, 0, 8, 8 };
+	static const uint32_t min[] = {
+		0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16, 16,
+	};
 	uint8_t type = b[5];
 	uint32_t len = get_be32(b + 8);
+	uint32_t max;
 
 	if (memcmp(b, "HMIG", 4) || b[4] != 1 || b[7] || get_be32(b + 12) ||
-	    b[6] != lane || type < 1 || type > 7)
+	    b[6] != lane || type < 1 || type > 11)
 		return -EPROTO;
-	if (len > (1U << 20) + 64 || len != lens[type])
+	max = type == 10 ? 16 + (1U << 20) : min[type];
+	if (len > (1U << 20) + 64 || len < min[type] || len > max)
 		return -EMSGSIZE;
 	if (get_be64(b + 16) != seq)
 		return -EBADMSG;
@@ -118,6 +127,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						r == HM_DEC_BAD_MAC))
 		FAIL("%u auth failures passed without skip_auth",
 		     d.auth_skipped);
+	if (d.setups > 1 || (d.setups && d.lane != HM_LANE_CONTROL))
+		FAIL("%u SETUPs on lane %u", d.setups, d.lane);
+	if ((d.data_frames || d.acks) && d.lane != HM_LANE_BULK)
+		FAIL("DATA or ACK on lane %u", d.lane);
+	if (d.data_bytes > d.consumed)
+		FAIL("%llu data bytes in %zu bytes of frames",
+		     (unsigned long long)d.data_bytes, d.consumed);
+	if (d.zero_frames > d.data_frames || d.failed_acks > d.acks)
+		FAIL("counters: %u ZERO of %u DATA, %u failed of %u ACKs",
+		     d.zero_frames, d.data_frames, d.failed_acks, d.acks);
 
 	/*
 	 * The valid prefix alone, from a copy of exactly that size (so ASan
@@ -129,7 +148,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, buf, d.consumed);
 	rp = run(&p, data[0], copy, d.consumed);
 	if (rp != HM_DEC_END || p.frames != d.frames || p.state != d.state ||
-	    p.pings != d.pings || p.pongs != d.pongs)
+	    p.pings != d.pings || p.pongs != d.pongs ||
+	    p.setups != d.setups || p.data_frames != d.data_frames ||
+	    p.data_bytes != d.data_bytes || p.acks != d.acks)
 		FAIL("prefix of %zu bytes: %s, %u frames (whole: %s, %u frames)",
 		     d.consumed, hm_dec_result_name(rp), p.frames,
 		     hm_dec_result_name(r), d.frames);

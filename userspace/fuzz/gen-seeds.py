@@ -24,6 +24,8 @@ import hmproto as hp  # noqa: E402
 KEY = b"hybridmig fuzz key"
 NC = bytes(0xC0 ^ i for i in range(32))   # the client's nonce (decode.h)
 NS = bytes(0x50 ^ i for i in range(32))   # the server's nonce
+# The test geometry of decode.h: 2001 chunks of 1 KiB, the last 512 bytes.
+GEO = hp.Geometry(4001, 2)
 
 rnd = random.Random(20240601)
 
@@ -42,24 +44,155 @@ def session(lane, key, start, n):
     return frames
 
 
-def server_stream(lane, n):
-    """What a server receives: HELLO, RESPONSE, n session frames."""
+def server_hs(lane):
+    """The handshake a server receives, and the client's session key."""
     nc = rbytes(32)
     c2s, _ = hp.session_keys(KEY, lane, nc, NS)
     return [hp.encode_frame(hp.HELLO, lane, 0, hp.hello_payload(nc)),
             hp.encode_frame(hp.RESPONSE, lane, 1,
-                            hp.client_proof(KEY, lane, NS, nc))] + \
-        session(lane, c2s, 2, n)
+                            hp.client_proof(KEY, lane, NS, nc))], c2s
 
 
-def client_stream(lane, n):
-    """What a client receives: CHALLENGE, WELCOME, n session frames."""
+def client_hs(lane):
+    """The handshake a client receives, and the server's session key."""
     ns = rbytes(32)
     _, s2c = hp.session_keys(KEY, lane, NC, ns)
     return [hp.encode_frame(hp.CHALLENGE, lane, 0, hp.challenge_payload(
                 ns, hp.server_proof(KEY, lane, NC, ns))),
-            hp.encode_frame(hp.WELCOME, lane, 1, b"", s2c)] + \
-        session(lane, s2c, 2, n)
+            hp.encode_frame(hp.WELCOME, lane, 1, b"", s2c)], s2c
+
+
+def server_stream(lane, n):
+    """What a server receives: HELLO, RESPONSE, n session frames."""
+    hs, c2s = server_hs(lane)
+    return hs + session(lane, c2s, 2, n)
+
+
+def client_stream(lane, n):
+    """What a client receives: CHALLENGE, WELCOME, n session frames."""
+    hs, s2c = client_hs(lane)
+    return hs + session(lane, s2c, 2, n)
+
+
+def push_stream(client, lane, frames):
+    """A handshake, then frames given as (type, payload), numbered on."""
+    hs, key = client_hs(lane) if client else server_hs(lane)
+    return b"".join(hs) + b"".join(
+        hp.encode_frame(t, lane, 2 + i, p, key)
+        for i, (t, p) in enumerate(frames))
+
+
+def data(first, nr):
+    """A DATA payload of random bytes for a run of GEO."""
+    return hp.pack_data(first, nr, rbytes(GEO.run_len(first, nr)))
+
+
+def ping():
+    return (hp.PING, hp.ping_payload(rnd.getrandbits(64)))
+
+
+def push_seeds(seeds):
+    """SETUP, SETUP_ACK, DATA and ACK: valid streams, and each rule
+    broken once."""
+    setup = (hp.SETUP, GEO.setup_payload())
+    setup_ack = (hp.SETUP_ACK, hp.pack_setup_ack(hp.SETUP_OK))
+    bulk = [(hp.DATA, data(0, 3)), ping(),
+            (hp.DATA, hp.pack_data(3, 5, zero=True)),
+            (hp.DATA, data(1998, 3)),           # ends in the short chunk
+            (hp.DATA, data(2000, 1)),           # the short chunk alone
+            (hp.DATA, hp.pack_data(0, 1024, zero=True)),  # 1 MiB of zeroes
+            (hp.DATA, hp.pack_data(977, 1024, zero=True)),  # up to the end
+            ping()]
+    acks = [(hp.ACK, hp.pack_ack(0, 3)), ping(), (hp.ACK, hp.pack_ack(3, 5)),
+            (hp.ACK, hp.pack_ack(2000, 1, 5)),  # a failed write
+            (hp.ACK, hp.pack_ack(977, 1024))]
+    good = {
+        "server-setup": (False, 0, [setup, ping(), ping()]),
+        "server-setup-mismatch": (False, 0, [
+            (hp.SETUP, hp.pack_setup(4000, 2))]),
+        "server-bulk-data": (False, 1, bulk),
+        "client-setup-ack": (True, 0, [ping(), setup_ack, ping()]),
+        "client-setup-ack-mismatch": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(hp.SETUP_GEOMETRY))]),
+        "client-bulk-acks": (True, 1, acks),
+    }
+    for name, (client, lane, frames) in good.items():
+        stream = push_stream(client, lane, frames)
+        seeds["end--" + name] = sel(client, lane) + stream
+        seeds["end--skip-" + name] = sel(client, lane, True) + stream
+    # The largest DATA frame: 1 MiB of chunk data (1 MiB + 72 bytes).
+    seeds["end--server-bulk-data-1mib"] = sel(False, 1) + push_stream(
+        False, 1, [(hp.DATA, data(0, 1024))])
+
+    bad = {
+        "bad-payload--server-setup-flags": (False, 0, [
+            (hp.SETUP, hp.pack_setup(4001, 2, 1))]),
+        "unexpected--server-second-setup": (False, 0, [setup, setup]),
+        "unexpected--server-ping-after-mismatch": (False, 0, [
+            (hp.SETUP, hp.pack_setup(4001, 4)), ping()]),
+        "unexpected--server-setup-on-bulk": (False, 1, [setup]),
+        "unexpected--server-setup-ack": (False, 0, [setup_ack]),
+        "unexpected--server-data-on-control": (False, 0, [
+            (hp.DATA, hp.pack_data(0, 1, zero=True))]),
+        "unexpected--server-ack": (False, 1, [(hp.ACK, hp.pack_ack(0, 1))]),
+        "bad-payload--server-data-no-chunks": (False, 1, [
+            (hp.DATA, hp.pack_data(0, 0, zero=True))]),
+        "bad-payload--server-data-beyond-end": (False, 1, [
+            (hp.DATA, hp.pack_data(2001, 1, zero=True))]),
+        "bad-payload--server-data-past-end": (False, 1, [
+            (hp.DATA, hp.pack_data(2000, 2, zero=True))]),
+        "bad-payload--server-data-first-2^64-1": (False, 1, [
+            (hp.DATA, hp.pack_data((1 << 64) - 1, 2, zero=True))]),
+        "bad-payload--server-data-byte-short": (False, 1, [
+            (hp.DATA, hp.pack_data(5, 2, rbytes(2047)))]),
+        "bad-payload--server-data-byte-long": (False, 1, [
+            (hp.DATA, hp.pack_data(5, 2, rbytes(2049)))]),
+        "bad-payload--server-data-short-chunk-whole": (False, 1, [
+            (hp.DATA, hp.pack_data(2000, 1, rbytes(1024)))]),
+        "bad-payload--server-zero-with-data": (False, 1, [
+            (hp.DATA, hp.pack_data(5, 1, bytes(1024), zero=True))]),
+        "bad-payload--server-data-flags": (False, 1, [
+            (hp.DATA, hp.pack_data(5, 1, rbytes(1024), flags=2))]),
+        "bad-payload--server-zero-over-1mib": (False, 1, [
+            (hp.DATA, hp.pack_data(0, 1025, zero=True))]),
+        "bad-payload--client-setup-ack-status-2": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(2))]),
+        "bad-payload--client-setup-ack-reserved": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(0, 1))]),
+        "unexpected--client-second-setup-ack": (True, 0, [
+            setup_ack, setup_ack]),
+        "unexpected--client-pong-after-mismatch": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(hp.SETUP_GEOMETRY)),
+            (hp.PONG, hp.ping_payload(1))]),
+        "unexpected--client-setup": (True, 0, [setup]),
+        "unexpected--client-data": (True, 1, [
+            (hp.DATA, hp.pack_data(0, 1, zero=True))]),
+        "unexpected--client-ack-on-control": (True, 0, [
+            (hp.ACK, hp.pack_ack(0, 1))]),
+        "bad-payload--client-ack-no-chunks": (True, 1, [
+            (hp.ACK, hp.pack_ack(0, 0))]),
+        "bad-payload--client-ack-past-end": (True, 1, [
+            (hp.ACK, hp.pack_ack(1999, 3))]),
+    }
+    for name, (client, lane, frames) in bad.items():
+        seeds[name] = sel(client, lane) + push_stream(client, lane, frames)
+
+    # Lengths outside a type's bounds: refused by the header check.
+    hs, _ = server_hs(1)
+    for name, t, ln in (("data-15", hp.DATA, 15),
+                        ("data-1mib+17", hp.DATA, 16 + (1 << 20) + 1),
+                        ("data-max-payload", hp.DATA, hp.MAX_PAYLOAD),
+                        ("ack-17", hp.ACK, 17)):
+        seeds["bad-header--server-" + name] = sel(False, 1) + \
+            b"".join(hs) + hp.pack_hdr(t, 1, ln, 2) + bytes(min(ln, 64))
+    hs, _ = server_hs(0)
+    for name, ln in (("setup-15", 15), ("setup-17", 17)):
+        seeds["bad-header--server-" + name] = sel(False, 0) + \
+            b"".join(hs) + hp.pack_hdr(hp.SETUP, 0, ln, 2) + bytes(ln)
+    hs, _ = client_hs(0)
+    for name, ln in (("setup-ack-7", 7), ("setup-ack-9", 9)):
+        seeds["bad-header--client-" + name] = sel(True, 0) + \
+            b"".join(hs) + hp.pack_hdr(hp.SETUP_ACK, 0, ln, 2) + bytes(ln)
 
 
 def sel(client, lane, skip=False):
@@ -136,9 +269,11 @@ def main():
     seeds["bad-payload--client-features"] = sel(True, 0) + hp.encode_frame(
         hp.CHALLENGE, 0, 0, hp.challenge_payload(NS, bytes(32), 1, 1))
 
-    for name, data in seeds.items():
+    push_seeds(seeds)
+
+    for name, blob in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
-            f.write(data)
+            f.write(blob)
     print("gen-seeds: %d seeds in %s" % (len(seeds), out))
 
 
