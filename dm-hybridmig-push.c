@@ -33,7 +33,7 @@
 #define DM_MSG_PREFIX "hybridmig"
 
 #define HM_PUSH_SLOTS		8	/* runs in flight: up to 8 MiB */
-#define HM_PUSH_POLL		(HZ / 10)	/* look for new dirty chunks */
+#define HM_PUSH_POLL		(HZ / 10UL)	/* look for new dirty chunks */
 #define HM_DECAY_INTERVAL	(5 * HZ)	/* halve the write counters */
 #define HM_STALL_PASSES		3	/* passes without a new low: stalled */
 #define HM_PACE_CREDIT_NS	(100 * NSEC_PER_MSEC)	/* idle time banked */
@@ -344,6 +344,7 @@ static void hm_push_pace(struct hm_pusher *p, unsigned int bytes)
 {
 	unsigned int kib = READ_ONCE(p->hd->bandwidth);
 	u64 now = ktime_get_ns();
+	unsigned long wait;
 
 	if (kib != p->pace_kib || p->pace_next_ns + HM_PACE_CREDIT_NS < now)
 		p->pace_next_ns = now;
@@ -353,8 +354,8 @@ static void hm_push_pace(struct hm_pusher *p, unsigned int bytes)
 
 	while (now < p->pace_next_ns && !kthread_should_stop() &&
 	       READ_ONCE(p->hd->bandwidth) == kib) {
-		schedule_timeout_interruptible(min_t(unsigned long, HM_PUSH_POLL,
-			nsecs_to_jiffies(p->pace_next_ns - now) + 1));
+		wait = nsecs_to_jiffies(p->pace_next_ns - now) + 1;
+		schedule_timeout_interruptible(min(wait, HM_PUSH_POLL));
 		now = ktime_get_ns();
 	}
 	p->pace_next_ns += div_u64((u64)bytes * NSEC_PER_SEC, kib * 1024ULL);
@@ -411,8 +412,11 @@ static int hm_push_send_slot(struct hm_pusher *p, struct hm_push_slot *slot)
 	return 0;
 }
 
-/* Send every slot whose read has completed. */
-static void hm_push_send_read_slots(struct hm_pusher *p)
+/*
+ * Send every slot whose read has completed; if pushing is not wanted any
+ * more (postcopy, or the link is down), give their chunks back instead.
+ */
+static void hm_push_send_read_slots(struct hm_pusher *p, bool wanted)
 {
 	struct hm_push_slot *slot;
 	unsigned int i;
@@ -425,7 +429,8 @@ static void hm_push_send_read_slots(struct hm_pusher *p)
 			spin_unlock_irq(&p->lock);
 			continue;
 		}
-		stale = slot->session != p->session || slot->read_status;
+		stale = !wanted || slot->session != p->session ||
+			slot->read_status;
 		if (stale)
 			hm_push_requeue(p, slot);
 		else
@@ -503,7 +508,7 @@ int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack)
 
 	atomic_long_sub(nr, &hd->xfer.inflight);
 	if (failed) {
-		DMERR_LIMIT("%s: the destination could not write chunks %llu-%llu: pushing them again",
+		DMERR_LIMIT("%s: destination failed to write chunks %llu-%llu: pushing again",
 			    dm_device_name(hd->md), first, first + nr - 1);
 	} else {
 		atomic64_add(nr, &hd->xfer.acked_chunks);
@@ -648,6 +653,7 @@ static int hm_pusher_thread(void *data)
 {
 	struct hm_pusher *p = data;
 	unsigned int noio = memalloc_noio_save();
+	bool wanted;
 	u64 session;
 
 	while (!kthread_should_stop()) {
@@ -658,8 +664,9 @@ static int hm_pusher_thread(void *data)
 			hm_push_reset_progress(p);
 		}
 		hm_push_requeue_stale(p, false);
-		if (hm_push_wanted(p)) {
-			hm_push_send_read_slots(p);
+		wanted = hm_push_wanted(p);
+		hm_push_send_read_slots(p, wanted);
+		if (wanted) {
 			hm_push_fill(p);
 			hm_push_tick(p);
 		}

@@ -243,7 +243,7 @@ int hm_recv_data(struct hm_dev *hd, const struct hm_data *run,
 	    nr > HM_MAX_DATA_PIECE / (hd->chunk_sectors << SECTOR_SHIFT))
 		goto bad;
 	len = hm_run_bytes(hd, first, nr);
-	if (zero ? buf != NULL : !buf || buf->len != len)
+	if (zero ? !!buf : !buf || buf->len != len)
 		goto bad;
 
 	slot = buf ? container_of(buf, struct hm_recv_slot, buf) :
@@ -285,7 +285,7 @@ int hm_recv_setup(struct hm_dev *hd, const struct hm_setup *setup)
 		return -EPROTO;
 	r = hm_link_send(hd, HM_FRAME_SETUP_ACK, &ack, sizeof(ack));
 	if (!same) {
-		DMERR("%s: the source has %llu sectors in chunks of %u, we have %llu in chunks of %llu",
+		DMERR("%s: source has %llu sectors in %u-sector chunks, we %llu in %llu",
 		      dm_device_name(hd->md), be64_to_cpu(setup->target_sectors),
 		      be32_to_cpu(setup->chunk_sectors),
 		      (unsigned long long)hd->len,

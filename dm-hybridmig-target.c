@@ -574,16 +574,15 @@ static int hm_parse_opt_args(struct dm_arg_set *as, struct hm_config *cfg,
 		}
 		if (r)
 			return r;
+		/* Every option so far tunes what a source sends. */
+		if (cfg->role == HM_ROLE_DEST) {
+			*error = "Optional arguments are for a source, not a destination";
+			return -EINVAL;
+		}
 	}
 
 	if (as->argc) {
 		*error = "Too many arguments";
-		return -EINVAL;
-	}
-	if (cfg->role == HM_ROLE_DEST &&
-	    (cfg->start_clean || cfg->hot_threshold_given || cfg->policy_given ||
-	     cfg->bandwidth_given || cfg->ready_chunks_given)) {
-		*error = "start_clean, hot_threshold, policy, bandwidth and ready_chunks are source options";
 		return -EINVAL;
 	}
 	return 0;
@@ -749,7 +748,7 @@ static int hm_map_dest(struct dm_target *ti, struct bio *bio)
 	unsigned long chunk = bio->bi_iter.bi_sector >> hd->chunk_shift;
 
 	if (op_is_write(bio_op(bio))) {
-		DMERR_LIMIT("%s: write refused: the VM has not been handed over to this destination",
+		DMERR_LIMIT("%s: write refused: no handover to this destination yet",
 			    dm_table_device_name(ti->table));
 		return DM_MAPIO_KILL;
 	}

@@ -43,7 +43,7 @@
 #define HM_DEFAULT_HOT_THRESHOLD 4U	/* 0: never defer hot chunks */
 
 /* The largest push bandwidth limit, in KiB/s (1 TiB/s). */
-#define HM_MAX_BANDWIDTH	(1U << 30)
+#define HM_MAX_BANDWIDTH	BIT(30)
 
 /* precopy is ready once at most this many chunks are dirty (default). */
 #define HM_DEFAULT_READY_CHUNKS	128U
@@ -84,7 +84,7 @@ struct hm_buf {
 
 /* A rate over about the last second, from a running total. */
 struct hm_rate {
-	spinlock_t lock;
+	spinlock_t lock;		/* one updater at a time */
 	u64 last_total;
 	unsigned long last_jiffies;
 	unsigned long per_sec;		/* READ_ONCE */
