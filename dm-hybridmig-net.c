@@ -517,15 +517,18 @@ static bool hm_frame_in_place(struct hm_lane_conn *lc, u8 type)
 	return !lc->rx_mac || (!lc->rx_thread && type == HM_FRAME_REJECT);
 }
 
-/* Only the destination takes data, and only on the bulk lane. */
+/*
+ * Only the destination takes frames with data (DATA, PULL_DATA and the
+ * handover map), each on its own lane; the lanes have separate pools.
+ */
 static struct hm_buf *hm_lane_data_buf(struct hm_link *link,
 				       struct hm_lane_conn *lc, u8 type)
 {
 	struct hm_buf *buf;
 
-	if (type != HM_FRAME_DATA || !link->server || lc->lane != HM_LANE_BULK)
+	if (!link->server || hm_frame_lane(type) != lc->lane)
 		return ERR_PTR(-EPROTO);
-	buf = hm_recv_get_buf(link->hd);
+	buf = hm_recv_get_buf(link->hd, lc->lane);
 	return buf ?: ERR_PTR(-EINTR);
 }
 
@@ -851,26 +854,70 @@ static void hm_lane_failed(struct hm_link *link, struct hm_lane_conn *lc,
 	wake_up(&link->wait);
 }
 
-/* Hand a migration frame to the pusher (source) or the receiver (dest). */
+/* The frames a destination takes; *@buf is taken over where it is used. */
+static int hm_dest_deliver(struct hm_dev *hd, int type, const void *p,
+			   struct hm_buf **buf)
+{
+	struct hm_buf *data = *buf;
+	int r;
+
+	switch (type) {
+	case HM_FRAME_SETUP:
+		return hm_recv_setup(hd, p);
+	case HM_FRAME_DATA:
+	case HM_FRAME_PULL_DATA:
+		*buf = NULL;
+		return hm_recv_data(hd, p, data, type == HM_FRAME_PULL_DATA);
+	case HM_FRAME_HANDOVER_MAP:
+		return hm_dest_recv_map(hd, p, data);
+	case HM_FRAME_HANDOVER:
+		return hm_dest_recv_handover(hd, p);
+	case HM_FRAME_ABORT:
+		r = hm_dest_recv_abort(hd);
+		return r ?: hm_link_send(hd, HM_FRAME_ABORT, NULL, 0);
+	}
+	return -EPROTO;
+}
+
+/* The frames a source takes. */
+static int hm_source_deliver(struct hm_dev *hd, int type, const void *p)
+{
+	switch (type) {
+	case HM_FRAME_SETUP_ACK:
+		return hm_push_recv_setup_ack(hd, p);
+	case HM_FRAME_ACK:
+		return hm_push_recv_ack(hd, p);
+	case HM_FRAME_PULL:
+		return hm_push_recv_pull(hd, p);
+	case HM_FRAME_HANDOVER_ACK:
+		return hm_push_recv_handover_ack(hd, p);
+	case HM_FRAME_COMPLETE:
+		return hm_push_recv_complete(hd);
+	case HM_FRAME_ABORT:
+		return hm_push_recv_abort_ack(hd);
+	}
+	return -EPROTO;
+}
+
+/* Hand a migration frame to the source's or the destination's engine. */
 static int hm_lane_deliver(struct hm_link *link, struct hm_lane_conn *lc,
 			   int type)
 {
 	struct hm_dev *hd = link->hd;
 	struct hm_buf *buf = lc->rx_data;
 	const void *p = lc->rx_buf;
+	int r;
 
 	lc->rx_data = NULL;
 	if (hm_frame_lane(type) != lc->lane)
-		return -EPROTO;
-	if (link->server && type == HM_FRAME_SETUP)
-		return hm_recv_setup(hd, p);
-	if (link->server && type == HM_FRAME_DATA)
-		return hm_recv_data(hd, p, buf);	/* buf is theirs now */
-	if (!link->server && type == HM_FRAME_SETUP_ACK)
-		return hm_push_recv_setup_ack(hd, p);
-	if (!link->server && type == HM_FRAME_ACK)
-		return hm_push_recv_ack(hd, p);
-	return -EPROTO;
+		r = -EPROTO;
+	else if (link->server)
+		r = hm_dest_deliver(hd, type, p, &buf);
+	else
+		r = hm_source_deliver(hd, type, p);
+	if (buf)
+		hm_recv_put_buf(hd, buf);
+	return r;
 }
 
 static int hm_lane_handle(struct hm_link *link, struct hm_lane_conn *lc,
@@ -882,10 +929,9 @@ static int hm_lane_handle(struct hm_link *link, struct hm_lane_conn *lc,
 				    sizeof(struct hm_ping));
 	case HM_FRAME_PONG:
 		return 0;
-	case HM_FRAME_SETUP:
-	case HM_FRAME_SETUP_ACK:
-	case HM_FRAME_DATA:
-	case HM_FRAME_ACK:
+	case HM_FRAME_WELCOME:
+		break;
+	default:
 		return hm_lane_deliver(link, lc, type);
 	}
 	return -EPROTO;		/* WELCOME twice, or a frame we never expect */
@@ -1384,17 +1430,17 @@ int hm_link_send(struct hm_dev *hd, u8 type, const void *payload, u32 len)
 			    payload, len);
 }
 
-/* Send a DATA frame: @run, then @len bytes of @buf from @offset. */
-int hm_link_send_data(struct hm_dev *hd, const struct hm_data *run,
-		      struct hm_buf *buf, unsigned int offset, unsigned int len)
+/* Send a frame with data: @head, then @len bytes of @buf from @offset. */
+int hm_link_send_buf(struct hm_dev *hd, u8 type, const void *head,
+		     u32 head_len, struct hm_buf *buf, unsigned int offset,
+		     unsigned int len)
 {
 	struct hm_link *link = READ_ONCE(hd->link);
 
 	if (!link)
 		return -ENOTCONN;
-	return hm_lane_send_frame(link, &link->lanes[HM_LANE_BULK],
-				  HM_FRAME_DATA, run, sizeof(*run), buf, offset,
-				  len);
+	return hm_lane_send_frame(link, &link->lanes[hm_frame_lane(type)], type,
+				  head, head_len, buf, offset, len);
 }
 
 /* A migration error that ends the link: status and an event say why. */

@@ -37,7 +37,18 @@
 #define HM_DECAY_INTERVAL	(5 * HZ)	/* halve the write counters */
 #define HM_STALL_PASSES		3	/* passes without a new low: stalled */
 #define HM_PACE_CREDIT_NS	(100 * NSEC_PER_MSEC)	/* idle time banked */
-#define HM_MAX_RUN_CHUNKS	(HM_MAX_DATA_PIECE / (HM_MIN_CHUNK_SECTORS << SECTOR_SHIFT))
+#define HM_NEAR_MISSES		8	/* recent read misses remembered */
+#define HM_NEAR_MISS_RUNS	4	/* runs prefetched after each */
+#define HM_PULL_BACKOFF		(HZ / 100 + 1)	/* bulk waits after a pull */
+#define HM_MAX_PULL_REQS	1024	/* queued pull requests */
+#define HM_HANDOVER_TIMEOUT	(30 * HZ)
+#define HM_ABORT_TIMEOUT	(5 * HZ)
+
+/* A chunk the destination asked for. */
+struct hm_pull_req {
+	struct list_head list;
+	unsigned long chunk;
+};
 
 enum hm_slot_state {
 	HM_SLOT_FREE,
@@ -80,6 +91,20 @@ struct hm_pusher {
 	unsigned long next_decay;
 	unsigned int pace_kib;
 	u64 pace_next_ns;
+	u64 map_session;		/* the session the handover map went in */
+	unsigned long hot_cursor;	/* post-copy: hot chunks first */
+	bool hot_done;
+
+	/* Pulls: served one by one, ahead of any bulk data. */
+	struct workqueue_struct *pull_wq;
+	struct work_struct pull_work;
+	struct list_head pull_reqs;	/* under lock */
+	unsigned int nr_pull_reqs;
+	unsigned long last_pull;	/* jiffies */
+	unsigned long near_miss[HM_NEAR_MISSES];
+	unsigned int next_near_miss;
+	struct hm_buf pull_buf;
+	bool abort_acked;
 
 	struct hm_push_slot slots[HM_PUSH_SLOTS];
 };
@@ -115,25 +140,66 @@ static bool hm_chunk_in_flight(struct hm_pusher *p, unsigned long chunk)
 	return false;
 }
 
-/* Hot chunks wait for post-copy in the hybrid policy (0: never defer). */
+/*
+ * Hot chunks wait for post-copy in the hybrid policy (0: never defer);
+ * once the source is fenced nothing is deferred any more.
+ */
 static unsigned int hm_push_defer_level(struct hm_pusher *p)
 {
-	if (READ_ONCE(p->hd->policy) != HM_POLICY_HYBRID)
+	if (READ_ONCE(p->hd->policy) != HM_POLICY_HYBRID ||
+	    READ_ONCE(p->hd->phase) != HM_PHASE_TRACKING)
 		return 0;
 	return READ_ONCE(p->hd->hot_threshold);
 }
 
-/* @chunk is dirty: may it go now? Counts the hot ones it skips. */
+/*
+ * @chunk is dirty: may it go now? With @hot_only, only a hot chunk may;
+ * otherwise a chunk at @defer_level or above is deferred (and counted).
+ */
 static bool hm_chunk_pushable(struct hm_pusher *p, unsigned long chunk,
-			      unsigned int defer_level)
+			      unsigned int defer_level, bool hot_only)
 {
+	unsigned int level;
+
 	if (hm_chunk_in_flight(p, chunk))
 		return false;
-	if (defer_level &&
-	    hm_write_level(&p->hd->tracker, chunk) >= defer_level) {
+	if (!defer_level && !hot_only)
+		return true;
+	level = hm_write_level(&p->hd->tracker, chunk);
+	if (hot_only)
+		return level >= READ_ONCE(p->hd->hot_threshold);
+	if (level >= defer_level) {
 		p->pass_deferred++;
 		return false;
 	}
+	return true;
+}
+
+/* The first run of pushable chunks in [@from, @to). */
+static bool hm_push_scan(struct hm_pusher *p, unsigned long from,
+			 unsigned long to, bool hot_only, unsigned long *first,
+			 unsigned int *nr)
+{
+	struct hm_tracker *t = &p->hd->tracker;
+	unsigned int defer_level = hm_push_defer_level(p);
+	unsigned long chunk = from, scanned = 0;
+	unsigned int n;
+
+	for (;; chunk++) {
+		chunk = find_next_bit(t->dirty, to, chunk);
+		if (chunk >= to)
+			return false;
+		if (hm_chunk_pushable(p, chunk, defer_level, hot_only))
+			break;
+		if (!(++scanned % 4096))
+			cond_resched();
+	}
+	for (n = 1; n < p->chunks_per_slot && chunk + n < to; n++)
+		if (!test_bit(chunk + n, t->dirty) ||
+		    !hm_chunk_pushable(p, chunk + n, defer_level, hot_only))
+			break;
+	*first = chunk;
+	*nr = n;
 	return true;
 }
 
@@ -153,47 +219,68 @@ static void hm_push_pass_end(struct hm_pusher *p)
 }
 
 /*
- * Find the next run of pushable chunks from the cursor on, wrapping around
- * once. Returns false if a whole pass found nothing.
+ * The next run in chunk order from the cursor on, wrapping around once.
+ * Returns false if a whole pass found nothing.
  */
 static bool hm_push_find_run(struct hm_pusher *p, unsigned long *first,
 			     unsigned int *nr)
 {
-	struct hm_tracker *t = &p->hd->tracker;
-	unsigned int defer_level = hm_push_defer_level(p);
-	unsigned long start = p->cursor, chunk = start, scanned = 0;
-	bool wrapped = false;
-	unsigned int n;
+	unsigned long nr_chunks = p->hd->tracker.nr_chunks;
+	unsigned long start = p->cursor;
+	bool found;
 
-	for (;;) {
-		chunk = find_next_bit(t->dirty, t->nr_chunks, chunk);
-		if (chunk >= t->nr_chunks) {
-			if (wrapped)
-				return false;
-			hm_push_pass_end(p);
-			if (!start)
-				return false;
-			wrapped = true;
-			chunk = 0;
-			continue;
-		}
-		if (wrapped && chunk >= start)
-			return false;
-		if (hm_chunk_pushable(p, chunk, defer_level))
-			break;
-		chunk++;
-		if (!(++scanned % 4096))
-			cond_resched();
+	found = hm_push_scan(p, start, nr_chunks, false, first, nr);
+	if (!found) {
+		hm_push_pass_end(p);
+		found = start && hm_push_scan(p, 0, start, false, first, nr);
 	}
+	if (found)
+		p->cursor = *first + *nr < nr_chunks ? *first + *nr : 0;
+	return found;
+}
 
-	for (n = 1; n < p->chunks_per_slot && chunk + n < t->nr_chunks; n++)
-		if (!test_bit(chunk + n, t->dirty) ||
-		    !hm_chunk_pushable(p, chunk + n, defer_level))
-			break;
-	*first = chunk;
-	*nr = n;
-	p->cursor = chunk + n < t->nr_chunks ? chunk + n : 0;
-	return true;
+/* Chunks just after a read miss: the VM is likely to read them next. */
+static bool hm_push_find_near_miss(struct hm_pusher *p, unsigned long *first,
+				   unsigned int *nr)
+{
+	unsigned long nr_chunks = p->hd->tracker.nr_chunks;
+	unsigned long window = p->chunks_per_slot * HM_NEAR_MISS_RUNS;
+	unsigned long miss, from;
+	unsigned int i;
+
+	for (i = 0; i < HM_NEAR_MISSES; i++) {
+		miss = READ_ONCE(p->near_miss[i]);
+		if (miss == ULONG_MAX)
+			continue;
+		from = miss + 1;
+		if (from < nr_chunks &&
+		    hm_push_scan(p, from, min(from + window, nr_chunks), false,
+				 first, nr))
+			return true;
+		WRITE_ONCE(p->near_miss[i], ULONG_MAX);	/* window done */
+	}
+	return false;
+}
+
+/*
+ * After handover the missing chunks go in priority order: the ones the VM
+ * wrote often (likely to be touched soon), those after recent read misses,
+ * then the rest in chunk order.
+ */
+static bool hm_push_find_prefetch(struct hm_pusher *p, unsigned long *first,
+				  unsigned int *nr)
+{
+	unsigned long nr_chunks = p->hd->tracker.nr_chunks;
+
+	if (!p->hot_done && READ_ONCE(p->hd->hot_threshold)) {
+		if (hm_push_scan(p, p->hot_cursor, nr_chunks, true, first, nr)) {
+			p->hot_cursor = *first + *nr;
+			return true;
+		}
+		p->hot_done = true;	/* fenced: no chunk gets hotter */
+	}
+	return hm_push_find_near_miss(p, first, nr) ||
+	       hm_push_find_run(p, first, nr);
 }
 
 /* ---- Reading a run ---- */
@@ -245,7 +332,9 @@ static void hm_push_fill(struct hm_pusher *p)
 		slot = &p->slots[i];
 		if (READ_ONCE(slot->state) != HM_SLOT_FREE)
 			continue;
-		if (!hm_push_find_run(p, &first, &nr)) {
+		if (READ_ONCE(p->hd->phase) == HM_PHASE_POSTCOPY ?
+		    !hm_push_find_prefetch(p, &first, &nr) :
+		    !hm_push_find_run(p, &first, &nr)) {
 			p->nothing_pushable = true;
 			return;
 		}
@@ -375,12 +464,14 @@ static int hm_push_send_run(struct hm_pusher *p, struct hm_push_slot *slot,
 	};
 	int r;
 
+	/* The VM on the destination waits for pulls: they go first. */
+	while (time_before(jiffies, READ_ONCE(p->last_pull) + HM_PULL_BACKOFF) &&
+	       !kthread_should_stop())
+		schedule_timeout_interruptible(1);
 	hm_push_pace(p, sizeof(struct hm_hdr) + sizeof(run) + HM_MAC_LEN +
 			(zero ? 0 : len));
-	if (zero)
-		r = hm_link_send(hd, HM_FRAME_DATA, &run, sizeof(run));
-	else
-		r = hm_link_send_data(hd, &run, &slot->buf, offset, len);
+	r = hm_link_send_buf(hd, HM_FRAME_DATA, &run, sizeof(run), &slot->buf,
+			     offset, zero ? 0 : len);
 	if (r)
 		return r;
 
@@ -482,11 +573,14 @@ int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack)
 	struct hm_pusher *p = hd->pusher;
 	u64 first = be64_to_cpu(ack->first_chunk);
 	u32 nr = be32_to_cpu(ack->nr_chunks);
-	bool failed = ack->status != 0;
+	u32 status = be32_to_cpu(ack->status);
+	bool again = status != HM_ACK_OK;
 	struct hm_push_slot *slot;
 	unsigned int i, base;
 	bool done;
 
+	if (status > HM_ACK_RETRY)
+		return -EPROTO;
 	spin_lock_irq(&p->lock);
 	slot = nr ? hm_push_find_slot(p, first, nr) : NULL;
 	base = slot ? first - slot->first : 0;
@@ -496,7 +590,7 @@ int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack)
 	}
 	for (i = base; i < base + nr; i++) {
 		__set_bit(i, slot->acked);
-		if (failed)
+		if (again)
 			hm_mark_dirty(&hd->tracker, slot->first + i,
 				      slot->first + i);
 	}
@@ -507,10 +601,10 @@ int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack)
 	spin_unlock_irq(&p->lock);
 
 	atomic_long_sub(nr, &hd->xfer.inflight);
-	if (failed) {
+	if (status == HM_ACK_FAILED) {
 		DMERR_LIMIT("%s: destination failed to write chunks %llu-%llu: pushing again",
 			    dm_device_name(hd->md), first, first + nr - 1);
-	} else {
+	} else if (status == HM_ACK_OK) {
 		atomic64_add(nr, &hd->xfer.acked_chunks);
 		atomic64_add(hm_run_bytes(hd, first, nr), &hd->xfer.acked_bytes);
 	}
@@ -520,6 +614,88 @@ int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack)
 }
 
 /* ---- Session ---- */
+
+/* ---- Phases ---- */
+
+static void hm_push_set_phase(struct hm_dev *hd, enum hm_phase phase)
+{
+	spin_lock_irq(&hd->phase_lock);
+	WRITE_ONCE(hd->phase, phase);
+	spin_unlock_irq(&hd->phase_lock);
+	wake_up_all(&hd->wait);
+	hm_dev_event(hd);
+}
+
+/* The handover is acknowledged: the VM runs on the destination. */
+static void hm_push_handed_over(struct hm_dev *hd)
+{
+	if (READ_ONCE(hd->phase) != HM_PHASE_HANDOVER)
+		return;
+	hd->xfer.handover_us = ktime_us_delta(ktime_get(), hd->fence_time);
+	DMINFO("%s: handed over in %llu us: %ld chunks left to send",
+	       dm_device_name(hd->md), hd->xfer.handover_us,
+	       atomic_long_read(&hd->tracker.nr_dirty));
+	hm_push_set_phase(hd, HM_PHASE_POSTCOPY);
+}
+
+static void hm_push_completed(struct hm_dev *hd)
+{
+	DMINFO("%s: migration complete: the destination holds every chunk",
+	       dm_device_name(hd->md));
+	hm_push_set_phase(hd, HM_PHASE_COMPLETE);
+}
+
+/*
+ * What the destination says of itself in SETUP_ACK must fit our phase: it
+ * tells us of a HANDOVER_ACK or COMPLETE that the last session lost.
+ */
+static int hm_push_check_dest_phase(struct hm_dev *hd, u32 dest_phase)
+{
+	enum hm_phase phase = READ_ONCE(hd->phase);
+
+	switch (dest_phase) {
+	case HM_DEST_WAITING:
+		if (phase == HM_PHASE_TRACKING || phase == HM_PHASE_HANDOVER)
+			return 0;
+		break;
+	case HM_DEST_POSTCOPY:
+	case HM_DEST_COMPLETE:
+		if (phase == HM_PHASE_TRACKING)
+			break;
+		hm_push_handed_over(hd);
+		if (dest_phase == HM_DEST_COMPLETE &&
+		    READ_ONCE(hd->phase) == HM_PHASE_POSTCOPY)
+			hm_push_completed(hd);
+		return 0;
+	case HM_DEST_ABORTED:
+		DMERR("%s: the destination was aborted: create it anew",
+		      dm_device_name(hd->md));
+		hm_link_set_error(hd, "peer_aborted");
+		return -ECANCELED;
+	}
+	DMERR("%s: the destination's phase (%u) does not fit ours (%u)",
+	      dm_device_name(hd->md), dest_phase, phase);
+	hm_link_set_error(hd, "peer_phase_mismatch");
+	return -ECANCELED;
+}
+
+int hm_push_recv_handover_ack(struct hm_dev *hd,
+			      const struct hm_handover_ack *ack)
+{
+	if (ack->status || ack->reserved ||
+	    READ_ONCE(hd->phase) != HM_PHASE_HANDOVER)
+		return -EPROTO;
+	hm_push_handed_over(hd);
+	return 0;
+}
+
+int hm_push_recv_complete(struct hm_dev *hd)
+{
+	if (READ_ONCE(hd->phase) != HM_PHASE_POSTCOPY)
+		return -EPROTO;
+	hm_push_completed(hd);
+	return 0;
+}
 
 /* Every lane is up: tell the destination what we are (in SETUP). */
 void hm_push_link_up(struct hm_dev *hd)
@@ -540,6 +716,7 @@ int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack)
 {
 	struct hm_pusher *p = hd->pusher;
 	u32 status = be32_to_cpu(ack->status);
+	int r;
 
 	if (status == HM_SETUP_GEOMETRY) {
 		DMERR("%s: the destination's length or chunk size differs from ours",
@@ -547,8 +724,11 @@ int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack)
 		hm_link_set_error(hd, "peer_geometry_mismatch");
 		return -ECANCELED;
 	}
-	if (status != HM_SETUP_OK || ack->reserved)
+	if (status != HM_SETUP_OK)
 		return -EPROTO;
+	r = hm_push_check_dest_phase(hd, be32_to_cpu(ack->phase));
+	if (r)
+		return r;
 
 	spin_lock_irq(&p->lock);
 	if (p->setup_session == p->session) {
@@ -581,7 +761,8 @@ static bool hm_push_converged(struct hm_pusher *p)
 	long inflight = atomic_long_read(&hd->xfer.inflight);
 	bool stalled = p->stalled_passes >= HM_STALL_PASSES;
 
-	if (!hm_push_session_ready(p))
+	if (!hm_push_session_ready(p) ||
+	    READ_ONCE(hd->phase) != HM_PHASE_TRACKING)
 		return false;
 	switch (READ_ONCE(hd->policy)) {
 	case HM_POLICY_POSTCOPY:
@@ -627,16 +808,283 @@ static void hm_push_tick(struct hm_pusher *p)
 	hm_rate_update(&hd->xfer.rate, atomic64_read(&hd->xfer.acked_bytes));
 	hm_rate_update(&hd->xfer.dirty_rate,
 		       atomic64_read(&hd->tracker.nr_dirtied));
-	if (time_after(jiffies, p->next_decay)) {
+	if (READ_ONCE(hd->phase) == HM_PHASE_TRACKING &&
+	    time_after(jiffies, p->next_decay)) {
 		hm_tracker_decay(&hd->tracker);
 		p->next_decay = jiffies + HM_DECAY_INTERVAL;
 	}
 }
 
+/*
+ * Push while the VM runs here (unless post-copy only), prefetch once it
+ * runs on the destination; while handing over only precopy pushes: the
+ * rest of its dirty set must cross before the switch.
+ */
 static bool hm_push_wanted(struct hm_pusher *p)
 {
-	return hm_push_session_ready(p) &&
-	       READ_ONCE(p->hd->policy) != HM_POLICY_POSTCOPY;
+	enum hm_policy policy = READ_ONCE(p->hd->policy);
+
+	if (!hm_push_session_ready(p))
+		return false;
+	switch (READ_ONCE(p->hd->phase)) {
+	case HM_PHASE_TRACKING:
+		return policy != HM_POLICY_POSTCOPY;
+	case HM_PHASE_HANDOVER:
+		return policy == HM_POLICY_PRECOPY;
+	case HM_PHASE_POSTCOPY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- Handover ---- */
+
+/* Write bits @first..@first+@nbits-1 of @bitmap as bytes, LSB first. */
+static void hm_bitmap_to_buf(const unsigned long *bitmap, unsigned long first,
+			     unsigned int nbits, struct hm_buf *buf)
+{
+	unsigned int i;
+	u8 *byte;
+
+	for (i = 0; i < nbits; i++) {
+		byte = page_address(buf->pages[(i / 8) >> PAGE_SHIFT]) +
+		       offset_in_page(i / 8);
+		if (!(i % 8))
+			*byte = 0;
+		if (test_bit(first + i, bitmap))
+			*byte |= BIT(i % 8);
+	}
+}
+
+/*
+ * Tell the destination which chunks it lacks (the dirty ones: nothing is
+ * in flight any more), then switch it over. Pieces with no missing chunk
+ * are left out.
+ */
+static int hm_push_send_map(struct hm_pusher *p)
+{
+	struct hm_tracker *t = &p->hd->tracker;
+	const unsigned long per_frame = HM_MAX_DATA_PIECE * 8UL;
+	struct hm_buf *buf = &p->slots[0].buf;	/* every slot is free */
+	struct hm_handover_map map = { };
+	struct hm_handover ho;
+	unsigned long first;
+	unsigned int nr;
+	int r;
+
+	for (first = 0; first < t->nr_chunks; first += per_frame) {
+		nr = min(per_frame, t->nr_chunks - first);
+		if (find_next_bit(t->dirty, first + nr, first) >= first + nr)
+			continue;
+		hm_bitmap_to_buf(t->dirty, first, nr, buf);
+		map.first_chunk = cpu_to_be64(first);
+		map.nr_chunks = cpu_to_be32(nr);
+		r = hm_link_send_buf(p->hd, HM_FRAME_HANDOVER_MAP, &map,
+				     sizeof(map), buf, 0, DIV_ROUND_UP(nr, 8));
+		if (r)
+			return r;
+	}
+	ho.nr_missing = cpu_to_be64(bitmap_weight(t->dirty, t->nr_chunks));
+	return hm_link_send(p->hd, HM_FRAME_HANDOVER, &ho, sizeof(ho));
+}
+
+/* Handing over: once nothing is in flight, send the map (once a session). */
+static void hm_push_handover_step(struct hm_pusher *p)
+{
+	struct hm_dev *hd = p->hd;
+
+	if (READ_ONCE(hd->phase) != HM_PHASE_HANDOVER ||
+	    !hm_push_session_ready(p) || p->map_session == p->seen_session ||
+	    atomic_long_read(&hd->xfer.inflight) ||
+	    (READ_ONCE(hd->policy) == HM_POLICY_PRECOPY &&
+	     atomic_long_read(&hd->tracker.nr_dirty)))
+		return;
+	if (!hm_push_send_map(p))
+		p->map_session = p->seen_session;
+}
+
+/*
+ * handover: the hypervisor has paused the VM here. Fence (later writes
+ * fail), wait for the writes in flight and for pulls read before the
+ * fence, then let the pusher send the map; wait for the destination to
+ * take over. Called under hd->msg_lock.
+ */
+int hm_push_handover(struct hm_dev *hd)
+{
+	struct hm_pusher *p = hd->pusher;
+	long left;
+
+	if (READ_ONCE(hd->phase) != HM_PHASE_TRACKING) {
+		DMERR("%s: handover: already handed over", dm_device_name(hd->md));
+		return -EINVAL;
+	}
+	if (!p || !hm_push_session_ready(p)) {
+		DMERR("%s: handover: not connected to a destination",
+		      dm_device_name(hd->md));
+		return -ENOTCONN;
+	}
+
+	hd->fence_time = ktime_get();
+	WRITE_ONCE(hd->fenced, true);
+	smp_mb();	/* pairs with hm_write_begin() */
+	wait_event(hd->wait, !atomic_read(&hd->writes_in_flight));
+	/* A pull read before the fence could be stale: its reply goes first. */
+	flush_workqueue(p->pull_wq);
+	DMINFO("%s: fenced for handover: %ld chunks dirty, %ld in flight",
+	       dm_device_name(hd->md), atomic_long_read(&hd->tracker.nr_dirty),
+	       atomic_long_read(&hd->xfer.inflight));
+	hm_push_set_phase(hd, HM_PHASE_HANDOVER);
+	hm_pusher_kick(hd);
+
+	left = wait_event_interruptible_timeout(hd->wait,
+			READ_ONCE(hd->phase) != HM_PHASE_HANDOVER,
+			HM_HANDOVER_TIMEOUT);
+	if (left > 0)
+		return 0;
+	DMERR("%s: handover in progress for %u s: see status",
+	      dm_device_name(hd->md), HM_HANDOVER_TIMEOUT / HZ);
+	return left ? left : -ETIMEDOUT;
+}
+
+/* ---- Abort ---- */
+
+int hm_push_recv_abort_ack(struct hm_dev *hd)
+{
+	struct hm_pusher *p = hd->pusher;
+
+	if (READ_ONCE(p->abort_acked))
+		return -EPROTO;
+	WRITE_ONCE(p->abort_acked, true);
+	wake_up_all(&hd->wait);
+	return 0;
+}
+
+/*
+ * abort, before handover: tell the destination (it refuses all I/O from
+ * then on), close the link and forget what it holds: every chunk is dirty
+ * again for the next migration. The VM never noticed. Called under
+ * hd->msg_lock.
+ */
+int hm_push_abort(struct hm_dev *hd)
+{
+	struct hm_pusher *p = hd->pusher;
+
+	if (READ_ONCE(hd->phase) != HM_PHASE_TRACKING) {
+		DMERR("%s: abort: the VM has been handed over; finish the migration instead",
+		      dm_device_name(hd->md));
+		return -EPERM;
+	}
+	if (p && hm_push_session_ready(p) &&
+	    !hm_link_send(hd, HM_FRAME_ABORT, NULL, 0) &&
+	    wait_event_timeout(hd->wait, READ_ONCE(p->abort_acked),
+			       HM_ABORT_TIMEOUT))
+		DMINFO("%s: migration aborted", dm_device_name(hd->md));
+	else
+		DMWARN("%s: migration aborted; the destination was not told: remove it",
+		       dm_device_name(hd->md));
+	hm_link_stop(hd);
+	hm_mark_all_dirty(&hd->tracker);
+	hm_dev_event(hd);
+	return 0;
+}
+
+/* ---- Pulls ---- */
+
+/* Remember a read miss: the chunks after it are prefetched next. */
+static void hm_push_note_miss(struct hm_pusher *p, unsigned long chunk)
+{
+	WRITE_ONCE(p->near_miss[p->next_near_miss], chunk);
+	p->next_near_miss = (p->next_near_miss + 1) % HM_NEAR_MISSES;
+}
+
+/* Read one chunk and send it as PULL_DATA on the control lane. */
+static void hm_push_serve_pull(struct hm_pusher *p, unsigned long chunk)
+{
+	struct hm_dev *hd = p->hd;
+	unsigned int len = hm_run_bytes(hd, chunk, 1), i, bytes;
+	struct hm_data run = {
+		.first_chunk = cpu_to_be64(chunk),
+		.nr_chunks = cpu_to_be32(1),
+	};
+	struct bio *bio;
+	bool zero = true;
+	int r;
+
+	bio = bio_alloc(hd->data_bdev, DIV_ROUND_UP(len, PAGE_SIZE),
+			REQ_OP_READ | REQ_SYNC, GFP_NOIO);
+	bio->bi_iter.bi_sector = hm_chunk_sector(hd, chunk);
+	for (i = 0; i * PAGE_SIZE < len; i++) {
+		bytes = min_t(unsigned int, len - i * PAGE_SIZE, PAGE_SIZE);
+		__bio_add_page(bio, p->pull_buf.pages[i], bytes, 0);
+	}
+	r = submit_bio_wait(bio);
+	bio_put(bio);
+	if (r) {
+		/* The destination's VM waits; it asks again on reconnect. */
+		DMERR_LIMIT("%s: cannot read chunk %lu for a pull: error %d",
+			    dm_device_name(hd->md), chunk, r);
+		hm_link_set_error(hd, "io_error");
+		return;
+	}
+	for (i = 0; zero && i * PAGE_SIZE < len; i++)
+		zero = !memchr_inv(page_address(p->pull_buf.pages[i]), 0,
+				   min_t(unsigned int, len - i * PAGE_SIZE,
+					 PAGE_SIZE));
+	run.flags = cpu_to_be32(zero ? HM_DATA_ZERO : 0);
+	WRITE_ONCE(p->last_pull, jiffies);
+	if (!hm_link_send_buf(hd, HM_FRAME_PULL_DATA, &run, sizeof(run),
+			      &p->pull_buf, 0, zero ? 0 : len))
+		atomic64_inc(&hd->xfer.pulls);
+	hm_push_note_miss(p, chunk);
+}
+
+static void hm_push_pull_work(struct work_struct *work)
+{
+	struct hm_pusher *p = container_of(work, struct hm_pusher, pull_work);
+	struct hm_pull_req *req;
+
+	for (;;) {
+		spin_lock_irq(&p->lock);
+		req = list_first_entry_or_null(&p->pull_reqs,
+					       struct hm_pull_req, list);
+		if (req) {
+			list_del(&req->list);
+			p->nr_pull_reqs--;
+		}
+		spin_unlock_irq(&p->lock);
+		if (!req)
+			return;
+		hm_push_serve_pull(p, req->chunk);
+		kfree(req);
+	}
+}
+
+/* The destination's VM needs a chunk now (receiver thread). */
+int hm_push_recv_pull(struct hm_dev *hd, const struct hm_pull *pull)
+{
+	struct hm_pusher *p = hd->pusher;
+	u64 chunk = be64_to_cpu(pull->chunk);
+	struct hm_pull_req *req;
+
+	if (chunk >= hd->tracker.nr_chunks)
+		return -EPROTO;
+	req = kmalloc(sizeof(*req), GFP_NOIO);
+	if (!req)
+		return -ENOMEM;
+	req->chunk = chunk;
+	WRITE_ONCE(p->last_pull, jiffies);
+	spin_lock_irq(&p->lock);
+	if (p->nr_pull_reqs >= HM_MAX_PULL_REQS) {
+		spin_unlock_irq(&p->lock);
+		kfree(req);
+		return -EPROTO;		/* more than any VM has in flight */
+	}
+	list_add_tail(&req->list, &p->pull_reqs);
+	p->nr_pull_reqs++;
+	spin_unlock_irq(&p->lock);
+	queue_work(p->pull_wq, &p->pull_work);
+	return 0;
 }
 
 static bool hm_push_reading(struct hm_pusher *p)
@@ -666,10 +1114,10 @@ static int hm_pusher_thread(void *data)
 		hm_push_requeue_stale(p, false);
 		wanted = hm_push_wanted(p);
 		hm_push_send_read_slots(p, wanted);
-		if (wanted) {
+		if (wanted)
 			hm_push_fill(p);
-			hm_push_tick(p);
-		}
+		hm_push_handover_step(p);
+		hm_push_tick(p);
 		hm_push_update_ready(p);
 		wait_event_interruptible_timeout(p->wait, READ_ONCE(p->kicked) ||
 						 kthread_should_stop(),
@@ -688,8 +1136,14 @@ static int hm_pusher_thread(void *data)
 
 static void hm_pusher_free(struct hm_pusher *p)
 {
+	struct hm_pull_req *req, *tmp;
 	unsigned int i;
 
+	if (p->pull_wq)
+		destroy_workqueue(p->pull_wq);
+	list_for_each_entry_safe(req, tmp, &p->pull_reqs, list)
+		kfree(req);
+	hm_buf_free_pages(&p->pull_buf);
 	for (i = 0; i < HM_PUSH_SLOTS; i++)
 		hm_buf_free_pages(&p->slots[i].buf);
 	kfree(p);
@@ -702,6 +1156,7 @@ int hm_pusher_create(struct hm_dev *hd, const char *dev_name)
 	struct task_struct *t;
 	struct hm_pusher *p;
 	unsigned int i;
+	int r = -ENOMEM;
 
 	p = kzalloc(sizeof(*p), GFP_KERNEL);
 	if (!p)
@@ -709,28 +1164,41 @@ int hm_pusher_create(struct hm_dev *hd, const char *dev_name)
 	p->hd = hd;
 	init_waitqueue_head(&p->wait);
 	spin_lock_init(&p->lock);
+	INIT_LIST_HEAD(&p->pull_reqs);
+	INIT_WORK(&p->pull_work, hm_push_pull_work);
 	p->setup_session = U64_MAX;
+	p->map_session = U64_MAX;
 	p->chunks_per_slot = HM_MAX_DATA_PIECE / chunk_bytes;
 	p->next_decay = jiffies + HM_DECAY_INTERVAL;
+	for (i = 0; i < HM_NEAR_MISSES; i++)
+		p->near_miss[i] = ULONG_MAX;
 	hm_push_reset_progress(p);
 	for (i = 0; i < HM_PUSH_SLOTS; i++) {
 		p->slots[i].p = p;
-		if (hm_buf_alloc_pages(&p->slots[i].buf)) {
-			hm_pusher_free(p);
-			return -ENOMEM;
-		}
+		if (hm_buf_alloc_pages(&p->slots[i].buf))
+			goto bad;
 	}
+	if (hm_buf_alloc_pages(&p->pull_buf))
+		goto bad;
+	p->pull_wq = alloc_ordered_workqueue("hm-pull/%s",
+					     WQ_MEM_RECLAIM | WQ_HIGHPRI,
+					     dev_name);
+	if (!p->pull_wq)
+		goto bad;
 
 	t = kthread_create(hm_pusher_thread, p, "hm-push/%s", dev_name);
 	if (IS_ERR(t)) {
-		hm_pusher_free(p);
-		return PTR_ERR(t);
+		r = PTR_ERR(t);
+		goto bad;
 	}
 	get_task_struct(t);
 	p->thread = t;
 	hd->pusher = p;
 	wake_up_process(t);
 	return 0;
+bad:
+	hm_pusher_free(p);
+	return r;
 }
 
 /* After the link's lanes are closed: unacknowledged chunks are dirty again. */
@@ -742,6 +1210,7 @@ void hm_pusher_destroy(struct hm_dev *hd)
 		return;
 	kthread_stop(p->thread);
 	put_task_struct(p->thread);
+	flush_workqueue(p->pull_wq);
 	hd->pusher = NULL;
 	hm_pusher_free(p);
 }

@@ -3,16 +3,18 @@
  * dm-hybridmig: the destination's receiver.
  *
  * The bulk lane's receiver thread reads each DATA frame into the pages of
- * a free slot; the run is written to the data device (an all-zero run as
- * write-zeroes, so a thin or sparse device stays sparse), its chunks are
- * marked present, and a worker acknowledges it. The slots bound the memory
- * and the writes in flight; when none is free, the receiver stops reading
- * and TCP pushes back on the source.
+ * a free slot (the control lane's, each PULL_DATA into a slot of its own
+ * pool, so pulls never wait for bulk data). The chunks the destination
+ * wants (hm_dest_claim()) are written to the data device (all-zero runs as
+ * write-zeroes, so a thin or sparse device stays sparse) and marked
+ * present, and a worker acknowledges each part of the run. The slots bound
+ * the memory and the writes in flight; when none is free, the receiver
+ * stops reading and TCP pushes back on the source.
  *
- * The source never has two pushes of one chunk in flight in a session, so
- * writes of one chunk cannot overtake each other. Across sessions the same
- * holds because a new session starts only once every write of the old one
- * has completed (hm_recv_link_down()).
+ * Writes of one chunk never overtake each other: a chunk is busy while one
+ * is in flight (dm-hybridmig-dest.c), the source never pushes a chunk that
+ * is still in flight, and a new session starts only once every write of
+ * the old one has completed (hm_recv_link_down()).
  */
 #include "dm-hybridmig.h"
 
@@ -26,45 +28,59 @@
 
 #define DM_MSG_PREFIX "hybridmig"
 
-#define HM_RECV_SLOTS		8
+#define HM_BULK_SLOTS		8	/* pushed and prefetched runs */
+#define HM_CONTROL_SLOTS	4	/* pull replies, handover map */
+#define HM_RECV_SLOTS		(HM_BULK_SLOTS + HM_CONTROL_SLOTS)
 #define HM_RECV_WAIT		HZ	/* re-check for a stop this often */
 
-struct hm_recv_slot {
-	struct list_head list;		/* free list or ack list */
-	struct hm_receiver *rv;
+/* Chunks of a run that share a fate: written, or acknowledged as is. */
+struct hm_recv_seg {
+	struct list_head list;		/* on the ack list */
+	struct hm_recv_slot *slot;
 	unsigned long first;
 	unsigned int nr;
-	blk_status_t status;
+	unsigned int offset;		/* of its data in the slot's buffer */
+	bool write;
+	bool ack;			/* DATA is acknowledged, PULL_DATA not */
+	enum hm_ack_status status;
+};
+
+struct hm_recv_slot {
+	struct list_head list;		/* on its pool's free list */
+	struct hm_receiver *rv;
+	struct list_head *pool;
+	atomic_t pending;		/* segments not done yet */
+	struct hm_recv_seg segs[HM_MAX_RUN_CHUNKS];
 	struct hm_buf buf;
 };
 
 struct hm_receiver {
 	struct hm_dev *hd;
 	spinlock_t lock;		/* taken from bio completion */
-	struct list_head free;
-	struct list_head acks;		/* written, to acknowledge */
+	struct list_head free[HM_NR_LANES];
+	struct list_head acks;		/* segments to acknowledge */
 	unsigned int nr_writing;
 	bool set_up;			/* this session's SETUP was accepted */
 	wait_queue_head_t wait;
 	struct workqueue_struct *ack_wq;
 	struct work_struct ack_work;
-	struct hm_recv_slot slots[HM_RECV_SLOTS];
+	struct hm_recv_slot *slots[HM_RECV_SLOTS];
 };
 
 /* ---- Slots ---- */
 
-static struct hm_recv_slot *hm_recv_take_slot(struct hm_receiver *rv)
+static struct hm_recv_slot *hm_recv_take_slot(struct hm_receiver *rv, u8 lane)
 {
+	struct list_head *pool = &rv->free[lane];
 	struct hm_recv_slot *slot = NULL;
 
 	while (!slot && !kthread_should_stop()) {
 		wait_event_interruptible_timeout(rv->wait,
-						 !list_empty_careful(&rv->free) ||
+						 !list_empty_careful(pool) ||
 						 kthread_should_stop(),
 						 HM_RECV_WAIT);
 		spin_lock_irq(&rv->lock);
-		slot = list_first_entry_or_null(&rv->free, struct hm_recv_slot,
-						list);
+		slot = list_first_entry_or_null(pool, struct hm_recv_slot, list);
 		if (slot)
 			list_del_init(&slot->list);
 		spin_unlock_irq(&rv->lock);
@@ -72,27 +88,34 @@ static struct hm_recv_slot *hm_recv_take_slot(struct hm_receiver *rv)
 	return slot;
 }
 
-static void hm_recv_release_slot(struct hm_receiver *rv,
-				 struct hm_recv_slot *slot)
+static void hm_recv_release_slot(struct hm_recv_slot *slot)
 {
-	spin_lock_irq(&rv->lock);
-	list_add(&slot->list, &rv->free);
-	spin_unlock_irq(&rv->lock);
+	struct hm_receiver *rv = slot->rv;
+	unsigned long flags;
+
+	spin_lock_irqsave(&rv->lock, flags);
+	list_add(&slot->list, slot->pool);
+	spin_unlock_irqrestore(&rv->lock, flags);
 	wake_up(&rv->wait);
 }
 
-/* A buffer for the data of a DATA frame; NULL if the receiver must stop. */
-struct hm_buf *hm_recv_get_buf(struct hm_dev *hd)
+/* A buffer for the data of a frame on @lane; NULL if we must stop. */
+struct hm_buf *hm_recv_get_buf(struct hm_dev *hd, u8 lane)
 {
-	struct hm_recv_slot *slot = hm_recv_take_slot(hd->receiver);
+	struct hm_recv_slot *slot = hm_recv_take_slot(hd->receiver, lane);
 
 	return slot ? &slot->buf : NULL;
 }
 
 void hm_recv_put_buf(struct hm_dev *hd, struct hm_buf *buf)
 {
-	hm_recv_release_slot(hd->receiver,
-			     container_of(buf, struct hm_recv_slot, buf));
+	hm_recv_release_slot(container_of(buf, struct hm_recv_slot, buf));
+}
+
+static void hm_recv_slot_put(struct hm_recv_slot *slot)
+{
+	if (atomic_dec_and_test(&slot->pending))
+		hm_recv_release_slot(slot);
 }
 
 /* ---- Acknowledgements ---- */
@@ -101,92 +124,99 @@ static void hm_recv_ack_work(struct work_struct *work)
 {
 	struct hm_receiver *rv = container_of(work, struct hm_receiver, ack_work);
 	struct hm_dev *hd = rv->hd;
-	struct hm_recv_slot *slot;
+	struct hm_recv_seg *seg;
 	struct hm_ack ack;
 
 	for (;;) {
 		spin_lock_irq(&rv->lock);
-		slot = list_first_entry_or_null(&rv->acks, struct hm_recv_slot,
-						list);
-		if (slot)
-			list_del_init(&slot->list);
+		seg = list_first_entry_or_null(&rv->acks, struct hm_recv_seg,
+					       list);
+		if (seg)
+			list_del_init(&seg->list);
 		spin_unlock_irq(&rv->lock);
-		if (!slot)
+		if (!seg)
 			break;
 
-		ack.first_chunk = cpu_to_be64(slot->first);
-		ack.nr_chunks = cpu_to_be32(slot->nr);
-		ack.status = cpu_to_be32(slot->status ? 1 : 0);
+		ack.first_chunk = cpu_to_be64(seg->first);
+		ack.nr_chunks = cpu_to_be32(seg->nr);
+		ack.status = cpu_to_be32(seg->status);
 		/* If the link is down, the source pushes the run again. */
 		hm_link_send(hd, HM_FRAME_ACK, &ack, sizeof(ack));
-		atomic_long_sub(slot->nr, &hd->xfer.inflight);
-		if (!slot->status) {
-			atomic64_add(slot->nr, &hd->xfer.acked_chunks);
-			atomic64_add(hm_run_bytes(hd, slot->first, slot->nr),
+		if (seg->status == HM_ACK_OK) {
+			atomic64_add(seg->nr, &hd->xfer.acked_chunks);
+			atomic64_add(hm_run_bytes(hd, seg->first, seg->nr),
 				     &hd->xfer.acked_bytes);
 		}
-		hm_recv_release_slot(rv, slot);
+		hm_recv_slot_put(seg->slot);
 	}
 	hm_rate_update(&hd->xfer.rate, atomic64_read(&hd->xfer.acked_bytes));
 }
 
-/* ---- Writing runs ---- */
-
-static void hm_recv_mark_present(struct hm_dev *hd, unsigned long first,
-				 unsigned int nr)
+static void hm_recv_seg_done(struct hm_recv_seg *seg)
 {
-	struct hm_tracker *t = &hd->tracker;
-	unsigned long chunk;
-
-	for (chunk = first; chunk < first + nr; chunk++)
-		if (test_and_clear_bit(chunk, t->dirty))
-			atomic_long_dec(&t->nr_dirty);
-}
-
-/* A run is written (or failed): mark it present and have it acknowledged. */
-static void hm_recv_written(struct hm_recv_slot *slot, blk_status_t status)
-{
-	struct hm_receiver *rv = slot->rv;
+	struct hm_receiver *rv = seg->slot->rv;
 	unsigned long flags;
 
-	slot->status = status;
-	if (status)
-		DMERR_LIMIT("%s: cannot write received chunks %lu-%lu: error %d",
-			    dm_device_name(rv->hd->md), slot->first,
-			    slot->first + slot->nr - 1, blk_status_to_errno(status));
-	else
-		hm_recv_mark_present(rv->hd, slot->first, slot->nr);
-
+	if (!seg->ack) {
+		hm_recv_slot_put(seg->slot);
+		return;
+	}
 	spin_lock_irqsave(&rv->lock, flags);
-	list_add_tail(&slot->list, &rv->acks);
-	rv->nr_writing--;
+	list_add_tail(&seg->list, &rv->acks);
 	spin_unlock_irqrestore(&rv->lock, flags);
 	queue_work(rv->ack_wq, &rv->ack_work);
+}
+
+/* ---- Writing ---- */
+
+/* A segment is written (or failed): its chunks are present (or not). */
+static void hm_recv_written(struct hm_recv_seg *seg, blk_status_t status)
+{
+	struct hm_receiver *rv = seg->slot->rv;
+	struct hm_dev *hd = rv->hd;
+	unsigned long flags;
+
+	if (status) {
+		DMERR_LIMIT("%s: cannot write received chunks %lu-%lu: error %d",
+			    dm_device_name(hd->md), seg->first,
+			    seg->first + seg->nr - 1, blk_status_to_errno(status));
+		seg->status = HM_ACK_FAILED;
+	}
+	hm_dest_written(hd, seg->first, seg->nr, !status);
+	atomic_long_sub(seg->nr, &hd->xfer.inflight);
+
+	spin_lock_irqsave(&rv->lock, flags);
+	rv->nr_writing--;
+	spin_unlock_irqrestore(&rv->lock, flags);
 	wake_up(&rv->wait);
+	hm_recv_seg_done(seg);
 }
 
 static void hm_recv_write_done(struct bio *bio)
 {
-	struct hm_recv_slot *slot = bio->bi_private;
+	struct hm_recv_seg *seg = bio->bi_private;
 	blk_status_t status = bio->bi_status;
 
 	bio_put(bio);
-	hm_recv_written(slot, status);
+	hm_recv_written(seg, status);
 }
 
-static struct bio *hm_recv_data_bio(struct hm_dev *hd, struct hm_recv_slot *slot,
+static struct bio *hm_recv_data_bio(struct hm_dev *hd, struct hm_recv_seg *seg,
 				    unsigned int len)
 {
-	unsigned int i, bytes;
+	unsigned int offset = seg->offset, bytes;
+	struct hm_buf *buf = &seg->slot->buf;
 	struct bio *bio;
 
-	bio = bio_alloc(hd->data_bdev, DIV_ROUND_UP(len, PAGE_SIZE),
+	bio = bio_alloc(hd->data_bdev,
+			DIV_ROUND_UP(offset_in_page(offset) + len, PAGE_SIZE),
 			REQ_OP_WRITE, GFP_NOIO);
-	for (i = 0; len; i++, len -= bytes) {
-		bytes = min_t(unsigned int, len, PAGE_SIZE);
-		__bio_add_page(bio, slot->buf.pages[i], bytes, 0);
+	for (; len; offset += bytes, len -= bytes) {
+		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
+		__bio_add_page(bio, buf->pages[offset >> PAGE_SHIFT], bytes,
+			       offset_in_page(offset));
 	}
-	bio->bi_iter.bi_sector = hm_chunk_sector(hd, slot->first);
+	bio->bi_iter.bi_sector = hm_chunk_sector(hd, seg->first);
 	return bio;
 }
 
@@ -202,33 +232,74 @@ static struct bio *hm_recv_zero_bio(struct hm_dev *hd, unsigned long first,
 	return bio;
 }
 
-static void hm_recv_write(struct hm_receiver *rv, struct hm_recv_slot *slot,
-			  bool zero, unsigned int len)
+static void hm_recv_write(struct hm_receiver *rv, struct hm_recv_seg *seg,
+			  bool zero)
 {
 	struct hm_dev *hd = rv->hd;
+	unsigned int len = hm_run_bytes(hd, seg->first, seg->nr);
 	struct bio *bio;
 
 	spin_lock_irq(&rv->lock);
 	rv->nr_writing++;
 	spin_unlock_irq(&rv->lock);
+	atomic_long_add(seg->nr, &hd->xfer.inflight);
 
-	bio = zero ? hm_recv_zero_bio(hd, slot->first, len) :
-		     hm_recv_data_bio(hd, slot, len);
+	bio = zero ? hm_recv_zero_bio(hd, seg->first, len) :
+		     hm_recv_data_bio(hd, seg, len);
 	if (!bio) {
-		hm_recv_written(slot, BLK_STS_IOERR);
+		hm_recv_written(seg, BLK_STS_IOERR);
 		return;
 	}
-	bio->bi_private = slot;
+	bio->bi_private = seg;
 	bio->bi_end_io = hm_recv_write_done;
 	submit_bio(bio);
 }
 
 /*
- * A run of chunks from the source: check it against our geometry and
- * write it. @buf holds its data (NULL for an all-zero run) and is ours.
+ * Cut a run into segments of chunks that share a fate (see hm_dest_claim)
+ * and start them: writes are submitted, the rest acknowledged at once.
+ */
+static void hm_recv_run(struct hm_receiver *rv, struct hm_recv_slot *slot,
+			unsigned long first, unsigned int nr, bool zero, bool pull)
+{
+	struct hm_dev *hd = rv->hd;
+	struct hm_recv_seg *seg = NULL;
+	enum hm_ack_status status = HM_ACK_OK;
+	unsigned int i, nr_segs = 0, offset = 0;
+	bool write = true;
+
+	for (i = 0; i < nr; i++) {
+		/* A pull's chunk has been busy since the VM asked for it. */
+		if (!pull)
+			status = hm_dest_claim(hd, first + i, &write);
+		if (!seg || seg->write != write || seg->status != status) {
+			seg = &slot->segs[nr_segs++];
+			*seg = (struct hm_recv_seg){
+				.slot = slot, .first = first + i, .offset = offset,
+				.write = write, .ack = !pull, .status = status,
+			};
+		}
+		seg->nr++;
+		if (!zero)
+			offset += hm_run_bytes(hd, first + i, 1);
+	}
+
+	atomic_set(&slot->pending, nr_segs);
+	for (i = 0; i < nr_segs; i++) {
+		if (slot->segs[i].write)
+			hm_recv_write(rv, &slot->segs[i], zero);
+		else
+			hm_recv_seg_done(&slot->segs[i]);
+	}
+}
+
+/*
+ * A run of chunks from the source, pushed (DATA) or pulled (PULL_DATA,
+ * one chunk): check it against our geometry and write it. @buf holds its
+ * data (NULL for an all-zero run) and is ours.
  */
 int hm_recv_data(struct hm_dev *hd, const struct hm_data *run,
-		 struct hm_buf *buf)
+		 struct hm_buf *buf, bool pull)
 {
 	struct hm_receiver *rv = hd->receiver;
 	u64 first = be64_to_cpu(run->first_chunk);
@@ -240,32 +311,39 @@ int hm_recv_data(struct hm_dev *hd, const struct hm_data *run,
 
 	if (!READ_ONCE(rv->set_up) || (flags & ~HM_DATA_ZERO) || !nr ||
 	    first >= hd->tracker.nr_chunks || nr > hd->tracker.nr_chunks - first ||
-	    nr > HM_MAX_DATA_PIECE / (hd->chunk_sectors << SECTOR_SHIFT))
+	    nr > HM_MAX_DATA_PIECE / (hd->chunk_sectors << SECTOR_SHIFT) ||
+	    (pull && nr != 1))
 		goto bad;
 	len = hm_run_bytes(hd, first, nr);
 	if (zero ? !!buf : !buf || buf->len != len)
 		goto bad;
+	if (pull && hm_dest_pull_reply(hd, first))
+		goto bad;
 
 	slot = buf ? container_of(buf, struct hm_recv_slot, buf) :
-		     hm_recv_take_slot(rv);
+		     hm_recv_take_slot(rv, pull ? HM_LANE_CONTROL : HM_LANE_BULK);
 	if (!slot)
 		return -EINTR;
-	slot->first = first;
-	slot->nr = nr;
-	slot->status = BLK_STS_OK;
 	atomic64_add(nr, &hd->xfer.sent_chunks);
 	if (zero)
 		atomic64_add(nr, &hd->xfer.zero_chunks);
 	else
 		atomic64_add(len, &hd->xfer.data_bytes);
-	atomic_long_add(nr, &hd->xfer.inflight);
-	hm_recv_write(rv, slot, zero, len);
+	hm_recv_run(rv, slot, first, nr, zero, pull);
 	return 0;
 
 bad:
 	if (buf)
 		hm_recv_put_buf(hd, buf);
 	return -EPROTO;
+}
+
+/* Wait until every write of received data has completed. */
+void hm_recv_wait_writes(struct hm_dev *hd)
+{
+	struct hm_receiver *rv = hd->receiver;
+
+	wait_event(rv->wait, !READ_ONCE(rv->nr_writing));
 }
 
 /* ---- Session ---- */
@@ -278,6 +356,7 @@ int hm_recv_setup(struct hm_dev *hd, const struct hm_setup *setup)
 		    be32_to_cpu(setup->chunk_sectors) == hd->chunk_sectors;
 	struct hm_setup_ack ack = {
 		.status = cpu_to_be32(same ? HM_SETUP_OK : HM_SETUP_GEOMETRY),
+		.phase = cpu_to_be32(hm_dest_wire_phase(hd)),
 	};
 	int r;
 
@@ -298,6 +377,7 @@ int hm_recv_setup(struct hm_dev *hd, const struct hm_setup *setup)
 	WRITE_ONCE(rv->set_up, true);
 	WRITE_ONCE(hd->xfer.ready, true);
 	hm_dev_event(hd);
+	hm_dest_link_up(hd);
 	return 0;
 }
 
@@ -311,8 +391,9 @@ void hm_recv_link_down(struct hm_dev *hd)
 
 	WRITE_ONCE(rv->set_up, false);
 	WRITE_ONCE(hd->xfer.ready, false);
-	wait_event(rv->wait, !READ_ONCE(rv->nr_writing));
+	hm_recv_wait_writes(hd);
 	flush_workqueue(rv->ack_wq);
+	hm_dest_link_down(hd);
 }
 
 /* ---- Life cycle ---- */
@@ -323,13 +404,16 @@ static void hm_receiver_free(struct hm_receiver *rv)
 
 	if (rv->ack_wq)
 		destroy_workqueue(rv->ack_wq);
-	for (i = 0; i < HM_RECV_SLOTS; i++)
-		hm_buf_free_pages(&rv->slots[i].buf);
+	for (i = 0; i < HM_RECV_SLOTS && rv->slots[i]; i++) {
+		hm_buf_free_pages(&rv->slots[i]->buf);
+		kfree(rv->slots[i]);
+	}
 	kfree(rv);
 }
 
 int hm_receiver_create(struct hm_dev *hd)
 {
+	struct hm_recv_slot *slot;
 	struct hm_receiver *rv;
 	unsigned int i;
 
@@ -338,7 +422,8 @@ int hm_receiver_create(struct hm_dev *hd)
 		return -ENOMEM;
 	rv->hd = hd;
 	spin_lock_init(&rv->lock);
-	INIT_LIST_HEAD(&rv->free);
+	INIT_LIST_HEAD(&rv->free[HM_LANE_CONTROL]);
+	INIT_LIST_HEAD(&rv->free[HM_LANE_BULK]);
 	INIT_LIST_HEAD(&rv->acks);
 	init_waitqueue_head(&rv->wait);
 	INIT_WORK(&rv->ack_work, hm_recv_ack_work);
@@ -349,12 +434,19 @@ int hm_receiver_create(struct hm_dev *hd)
 		return -ENOMEM;
 	}
 	for (i = 0; i < HM_RECV_SLOTS; i++) {
-		rv->slots[i].rv = rv;
-		if (hm_buf_alloc_pages(&rv->slots[i].buf)) {
+		slot = kzalloc(sizeof(*slot), GFP_KERNEL);
+		if (!slot || hm_buf_alloc_pages(&slot->buf)) {
+			if (slot)
+				hm_buf_free_pages(&slot->buf);
+			kfree(slot);
 			hm_receiver_free(rv);
 			return -ENOMEM;
 		}
-		list_add(&rv->slots[i].list, &rv->free);
+		slot->rv = rv;
+		slot->pool = &rv->free[i < HM_BULK_SLOTS ? HM_LANE_BULK :
+						      HM_LANE_CONTROL];
+		list_add(&slot->list, slot->pool);
+		rv->slots[i] = slot;
 	}
 	hd->receiver = rv;
 	return 0;

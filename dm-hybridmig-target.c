@@ -42,13 +42,6 @@ struct hm_target {
 	unsigned int ready_chunks;
 };
 
-/* Per-bio data: the chunks a write touches, to mark again at completion. */
-struct hm_bio {
-	unsigned long first_chunk;
-	unsigned long last_chunk;
-	bool tracked;
-};
-
 /* The parsed table line. */
 struct hm_config {
 	enum hm_role role;
@@ -81,14 +74,18 @@ static const char *const hm_policy_names[] = {
 	[HM_POLICY_POSTCOPY] = "postcopy",
 };
 
+/* Like every keyword of the table, policy names are case-insensitive. */
 static int hm_policy_parse(const char *name, enum hm_policy *policy)
 {
-	int i = match_string(hm_policy_names, ARRAY_SIZE(hm_policy_names), name);
+	unsigned int i;
 
-	if (i < 0)
-		return -EINVAL;
-	*policy = i;
-	return 0;
+	for (i = 0; i < ARRAY_SIZE(hm_policy_names); i++) {
+		if (!strcasecmp(name, hm_policy_names[i])) {
+			*policy = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 static const char *hm_phase_name(enum hm_phase phase)
@@ -98,6 +95,14 @@ static const char *hm_phase_name(enum hm_phase phase)
 		return "tracking";
 	case HM_PHASE_WAITING:
 		return "waiting";
+	case HM_PHASE_HANDOVER:
+		return "handover";
+	case HM_PHASE_POSTCOPY:
+		return "postcopy";
+	case HM_PHASE_COMPLETE:
+		return "complete";
+	case HM_PHASE_ABORTED:
+		return "aborted";
 	}
 	return "unknown";
 }
@@ -151,6 +156,16 @@ void hm_mark_dirty(struct hm_tracker *t, unsigned long first,
 			atomic64_inc(&t->nr_dirtied);
 		}
 	}
+}
+
+/* After an abort: the next destination holds nothing. */
+void hm_mark_all_dirty(struct hm_tracker *t)
+{
+	unsigned long chunk;
+
+	for (chunk = 0; chunk < t->nr_chunks; chunk++)
+		if (!test_and_set_bit(chunk, t->dirty))
+			atomic_long_inc(&t->nr_dirty);
 }
 
 unsigned int hm_write_level(struct hm_tracker *t, unsigned long chunk)
@@ -324,6 +339,9 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti,
 	hd->chunk_shift = ilog2(cfg->chunk_sectors);
 	hd->hot_threshold = HM_DEFAULT_HOT_THRESHOLD;
 	hd->policy = HM_POLICY_HYBRID;
+	spin_lock_init(&hd->phase_lock);
+	init_waitqueue_head(&hd->wait);
+	atomic_set(&hd->writes_in_flight, 0);
 	hd->ready_chunks = HM_DEFAULT_READY_CHUNKS;
 	spin_lock_init(&hd->xfer.rate.lock);
 	spin_lock_init(&hd->xfer.dirty_rate.lock);
@@ -331,6 +349,12 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti,
 	mutex_init(&hd->link_lock);
 	mutex_init(&hd->event_lock);
 	hd->live_ti = ti;
+	if (hd->role == HM_ROLE_DEST && hm_dest_create(hd)) {
+		hm_tracker_free(&hd->tracker);
+		kfree(hd);
+		ti->error = "Cannot allocate the destination's state";
+		return ERR_PTR(-ENOMEM);
+	}
 	list_add(&hd->list, &hm_devs);
 	return hd;
 }
@@ -397,6 +421,7 @@ static void hm_dev_put(struct hm_dev *hd)
 	mutex_unlock(&hm_devs_lock);
 
 	hm_link_stop(hd);
+	hm_dest_destroy(hd);
 	mutex_destroy(&hd->event_lock);
 	mutex_destroy(&hd->link_lock);
 	mutex_destroy(&hd->msg_lock);
@@ -737,54 +762,42 @@ static bool hm_bio_modifies_data(struct bio *bio)
 }
 
 /*
- * Before handover a destination serves reads of the chunks it holds. A
- * write would split the brain, and a missing chunk holds stale blocks.
- * Bios never span two chunks here (dm_set_target_max_io_len()).
+ * A write counts as in flight from before the fence check until it
+ * completes, so that a handover can wait for every write that got past it.
  */
-static int hm_map_dest(struct dm_target *ti, struct bio *bio)
+static bool hm_write_begin(struct hm_dev *hd)
 {
-	struct hm_target *ht = ti->private;
-	struct hm_dev *hd = ht->hd;
-	unsigned long chunk = bio->bi_iter.bi_sector >> hd->chunk_shift;
+	atomic_inc(&hd->writes_in_flight);
+	smp_mb__after_atomic();	/* pairs with hm_push_handover() */
+	return !READ_ONCE(hd->fenced);
+}
 
-	if (op_is_write(bio_op(bio))) {
-		DMERR_LIMIT("%s: write refused: no handover to this destination yet",
-			    dm_table_device_name(ti->table));
-		return DM_MAPIO_KILL;
-	}
-	if (test_bit(chunk, hd->tracker.dirty)) {
-		DMERR_LIMIT("%s: read of chunk %lu refused: not received yet",
-			    dm_table_device_name(ti->table), chunk);
-		return DM_MAPIO_KILL;
-	}
-	return DM_MAPIO_REMAPPED;
+static void hm_write_end(struct hm_dev *hd)
+{
+	if (atomic_dec_and_test(&hd->writes_in_flight) && READ_ONCE(hd->fenced))
+		wake_up_all(&hd->wait);
 }
 
 /*
  * Writes, discards and write-zeroes are passed down to the data device.
  * Their chunks are marked dirty at submission and again at completion: a
  * pusher that clears a chunk while a write to it is in flight may read the
- * old data, and the second mark makes sure that chunk is sent again.
+ * old data, and the second mark makes sure that chunk is sent again. Once
+ * the source is fenced for handover, writes fail: the VM runs elsewhere.
  */
-static int hm_map(struct dm_target *ti, struct bio *bio)
+static int hm_map_source(struct hm_dev *hd, struct bio *bio,
+			 struct hm_bio *hb, sector_t offset)
 {
-	struct hm_target *ht = ti->private;
-	struct hm_dev *hd = ht->hd;
-	struct hm_bio *hb = dm_per_bio_data(bio, sizeof(*hb));
-	sector_t offset = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	unsigned long chunk;
-
-	hb->tracked = false;
-	bio_set_dev(bio, ht->data_dev->bdev);
-	if (!bio_sectors(bio))
-		return DM_MAPIO_REMAPPED;
-	bio->bi_iter.bi_sector = offset;
-
-	if (hd->role == HM_ROLE_DEST)
-		return hm_map_dest(ti, bio);
 
 	if (!hm_bio_modifies_data(bio))
 		return DM_MAPIO_REMAPPED;
+	if (!hm_write_begin(hd)) {
+		hm_write_end(hd);
+		DMERR_LIMIT("%s: write refused: handed over to the destination",
+			    dm_device_name(hd->md));
+		return DM_MAPIO_KILL;
+	}
 
 	/* A write may span several chunks: mark every one it touches. */
 	hb->first_chunk = offset >> hd->chunk_shift;
@@ -798,6 +811,25 @@ static int hm_map(struct dm_target *ti, struct bio *bio)
 	return DM_MAPIO_REMAPPED;
 }
 
+static int hm_map(struct dm_target *ti, struct bio *bio)
+{
+	struct hm_target *ht = ti->private;
+	struct hm_dev *hd = ht->hd;
+	struct hm_bio *hb = dm_per_bio_data(bio, sizeof(*hb));
+	sector_t offset = dm_target_offset(ti, bio->bi_iter.bi_sector);
+
+	hb->tracked = false;
+	hb->overwrite = false;
+	bio_set_dev(bio, ht->data_dev->bdev);
+	if (!bio_sectors(bio))
+		return DM_MAPIO_REMAPPED;
+	bio->bi_iter.bi_sector = offset;
+
+	if (hd->role == HM_ROLE_DEST)
+		return hm_dest_map(hd, bio);
+	return hm_map_source(hd, bio, hb, offset);
+}
+
 static int hm_end_io(struct dm_target *ti, struct bio *bio,
 		     blk_status_t *error)
 {
@@ -805,8 +837,12 @@ static int hm_end_io(struct dm_target *ti, struct bio *bio,
 	struct hm_bio *hb = dm_per_bio_data(bio, sizeof(*hb));
 
 	/* Failed writes may have changed the data too: mark them as well. */
-	if (hb->tracked)
+	if (hb->tracked) {
 		hm_mark_dirty(&ht->hd->tracker, hb->first_chunk, hb->last_chunk);
+		hm_write_end(ht->hd);
+	}
+	if (hb->overwrite)
+		hm_dest_end_io(ht->hd, bio, *error);
 	return DM_ENDIO_DONE;
 }
 
@@ -815,7 +851,7 @@ static int hm_end_io(struct dm_target *ti, struct bio *bio,
 /*
  * <policy> <ready> <inflight_chunks> <sent_chunks> <zero_chunks>
  * <acked_chunks> <data_bytes> <rate_kib> <dirty_rate> <deferred_chunks>
- * <bandwidth_kib>
+ * <bandwidth_kib> <handover_us> <pulls> <pull_avg_us>
  */
 static void hm_emit_xfer_status(struct hm_dev *hd, char *result,
 				unsigned int maxlen, unsigned int *size)
@@ -823,7 +859,11 @@ static void hm_emit_xfer_status(struct hm_dev *hd, char *result,
 	struct hm_xfer_stats *x = &hd->xfer;
 	bool source = hd->role == HM_ROLE_SOURCE;
 	unsigned int sz = *size;
+	u64 pulls = atomic64_read(&x->pulls);
 
+	/* Rates age even when nothing moves. */
+	hm_rate_update(&x->rate, atomic64_read(&x->acked_bytes));
+	hm_rate_update(&x->dirty_rate, atomic64_read(&hd->tracker.nr_dirtied));
 	DMEMIT(" %s %d %ld %lld %lld %lld %lld %lu %lu %lu %u",
 	       source ? hm_policy_names[READ_ONCE(hd->policy)] : "-",
 	       READ_ONCE(x->ready), atomic_long_read(&x->inflight),
@@ -833,6 +873,9 @@ static void hm_emit_xfer_status(struct hm_dev *hd, char *result,
 	       source ? READ_ONCE(x->dirty_rate.per_sec) : 0,
 	       source ? READ_ONCE(x->deferred) : 0,
 	       source ? READ_ONCE(hd->bandwidth) : 0);
+	/* <handover_us> <pulls> <pull_avg_us> */
+	DMEMIT(" %llu %llu %llu", READ_ONCE(x->handover_us), pulls,
+	       pulls ? div64_u64(atomic64_read(&x->pull_ns), pulls * 1000) : 0);
 	*size = sz;
 }
 
@@ -840,7 +883,7 @@ static void hm_emit_xfer_status(struct hm_dev *hd, char *result,
  * INFO:  <role> <phase> <chunk_sectors> <total_chunks> <dirty_chunks>
  *        <hot_chunks> <hot_threshold> <write_bios>
  *        <link: 8 fields, see hm_link_emit_status()>
- *        <transfer: 11 fields, see hm_emit_xfer_status()>
+ *        <transfer: 14 fields, see hm_emit_xfer_status()>
  * TABLE: <role> <data_dev> - <chunk_sectors> [<#opt_args> <opt_args>...]
  */
 static void hm_status(struct dm_target *ti, status_type_t type,
@@ -1008,12 +1051,24 @@ static int hm_msg_ping(struct dm_target *ti, struct hm_dev *hd,
 	return 1;
 }
 
+static int hm_msg_source_only(struct dm_target *ti, struct hm_dev *hd,
+			      const char *verb)
+{
+	if (hd->role == HM_ROLE_SOURCE)
+		return 0;
+	DMERR("%s: %s is a message for the source",
+	      dm_table_device_name(ti->table), verb);
+	return -EINVAL;
+}
+
 /*
  * Messages:
  *   set hot_threshold|policy|bandwidth|ready_chunks <value>	(source)
  *   list_dirty		(replies with the dirty chunk ranges)
  *   connect <host:port> <key_description>	(source)
  *   listen <host:port> <key_description>	(destination)
+ *   handover		(source: the VM is paused here; it runs there next)
+ *   abort		(source, before handover: the migration is off)
  *   disconnect
  *   ping <count>	(replies with the number of PINGs sent per lane)
  */
@@ -1038,6 +1093,10 @@ static int hm_message(struct dm_target *ti, unsigned int argc, char **argv,
 			DMERR("disconnect: %s is not connected or listening",
 			      dm_table_device_name(ti->table));
 		hm_link_stop(hd);
+	} else if (argc == 1 && !strcasecmp(argv[0], "handover")) {
+		r = hm_msg_source_only(ti, hd, argv[0]) ?: hm_push_handover(hd);
+	} else if (argc == 1 && !strcasecmp(argv[0], "abort")) {
+		r = hm_msg_source_only(ti, hd, argv[0]) ?: hm_push_abort(hd);
 	} else if (argc == 1 && !strcasecmp(argv[0], "list_dirty")) {
 		hm_emit_dirty_ranges(&hd->tracker, result, maxlen);
 		r = 1;

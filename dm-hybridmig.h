@@ -48,6 +48,9 @@
 /* precopy is ready once at most this many chunks are dirty (default). */
 #define HM_DEFAULT_READY_CHUNKS	128U
 
+/* The most chunks in one run (of the smallest chunks). */
+#define HM_MAX_RUN_CHUNKS	(HM_MAX_DATA_PIECE / (HM_MIN_CHUNK_SECTORS << SECTOR_SHIFT))
+
 /* One run of chunk data: the pages of at most HM_MAX_DATA_PIECE bytes. */
 #define HM_BUF_PAGES		(HM_MAX_DATA_PIECE >> PAGE_SHIFT)
 
@@ -66,15 +69,23 @@ enum hm_policy {
 };
 
 enum hm_phase {
-	HM_PHASE_TRACKING,	/* source: recording writes */
-	HM_PHASE_WAITING,	/* destination: holds no data yet */
+	HM_PHASE_TRACKING,	/* source: the VM runs here; pushing */
+	HM_PHASE_HANDOVER,	/* source: fenced, telling the dest what it lacks */
+	HM_PHASE_WAITING,	/* destination: before handover */
+	HM_PHASE_POSTCOPY,	/* both: the VM runs on the destination */
+	HM_PHASE_COMPLETE,	/* both: the destination holds every chunk */
+	HM_PHASE_ABORTED,	/* destination: the source called it off */
 };
+
+/* Writes to a destination before handover wait this long, then fail. */
+#define HM_HANDOVER_WAIT	(30 * HZ)
 
 struct block_device;
 struct dm_target;
 struct hm_link;
 struct hm_pusher;
 struct hm_receiver;
+struct hm_dest;
 
 /* Pages holding the data of one DATA frame. */
 struct hm_buf {
@@ -105,6 +116,21 @@ struct hm_xfer_stats {
 	bool ready;			/* converged: see hm_push_update_ready() */
 	struct hm_rate rate;		/* of acked_bytes */
 	struct hm_rate dirty_rate;	/* of hm_tracker.nr_dirtied */
+	atomic64_t pulls;		/* source: served; dest: completed */
+	atomic64_t pull_ns;		/* dest: their total latency */
+	u64 handover_us;		/* source: fence to HANDOVER_ACK;
+					 * dest: first map frame to switch */
+};
+
+/* Per-bio data of either role. */
+struct hm_bio {
+	/* source: the chunks a write touches, to mark again at completion */
+	unsigned long first_chunk;
+	unsigned long last_chunk;
+	bool tracked;
+	/* destination: see dm-hybridmig-dest.c */
+	bool overwrite;			/* a whole missing chunk: busy */
+	unsigned long held_since;	/* jiffies: a write held for handover */
 };
 
 /*
@@ -140,7 +166,12 @@ struct hm_dev {
 	struct block_device *data_bdev;	/* held open by every table */
 
 	enum hm_role role;
-	enum hm_phase phase;
+	enum hm_phase phase;		/* READ_ONCE; changed under phase_lock */
+	spinlock_t phase_lock;
+	wait_queue_head_t wait;		/* phase changes, writes drained */
+	bool fenced;			/* source: writes fail from now on */
+	atomic_t writes_in_flight;	/* source: to drain when fencing */
+	ktime_t fence_time;
 	sector_t chunk_sectors;
 	unsigned int chunk_shift;
 	unsigned int hot_threshold;	/* READ_ONCE/WRITE_ONCE */
@@ -153,6 +184,7 @@ struct hm_dev {
 	struct hm_link *link;		/* connection to the peer, or NULL */
 	struct hm_pusher *pusher;	/* source, while a link is open */
 	struct hm_receiver *receiver;	/* destination, likewise */
+	struct hm_dest *dest;		/* destination: VM I/O and pulls */
 	struct hm_xfer_stats xfer;
 	struct mutex event_lock;	/* guards live_ti */
 	struct dm_target *live_ti;	/* target of the live table */
@@ -178,6 +210,7 @@ static inline unsigned int hm_run_bytes(struct hm_dev *hd, unsigned long first,
 void hm_dev_event(struct hm_dev *hd);
 void hm_mark_dirty(struct hm_tracker *t, unsigned long first,
 		   unsigned long last);
+void hm_mark_all_dirty(struct hm_tracker *t);
 unsigned int hm_write_level(struct hm_tracker *t, unsigned long chunk);
 void hm_tracker_decay(struct hm_tracker *t);
 void hm_rate_update(struct hm_rate *rate, u64 total);
@@ -190,8 +223,9 @@ long hm_link_ping(struct hm_dev *hd, unsigned int count);
 void hm_link_emit_status(struct hm_dev *hd, char *result, unsigned int maxlen,
 			 unsigned int *size);
 int hm_link_send(struct hm_dev *hd, u8 type, const void *payload, u32 len);
-int hm_link_send_data(struct hm_dev *hd, const struct hm_data *run,
-		      struct hm_buf *buf, unsigned int offset, unsigned int len);
+int hm_link_send_buf(struct hm_dev *hd, u8 type, const void *head,
+		     u32 head_len, struct hm_buf *buf, unsigned int offset,
+		     unsigned int len);
 void hm_link_set_error(struct hm_dev *hd, const char *error);
 int hm_buf_alloc_pages(struct hm_buf *buf);
 void hm_buf_free_pages(struct hm_buf *buf);
@@ -204,6 +238,13 @@ void hm_push_link_up(struct hm_dev *hd);
 void hm_push_link_down(struct hm_dev *hd);
 int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack);
 int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack);
+int hm_push_recv_pull(struct hm_dev *hd, const struct hm_pull *pull);
+int hm_push_recv_handover_ack(struct hm_dev *hd,
+			      const struct hm_handover_ack *ack);
+int hm_push_recv_complete(struct hm_dev *hd);
+int hm_push_recv_abort_ack(struct hm_dev *hd);
+int hm_push_handover(struct hm_dev *hd);
+int hm_push_abort(struct hm_dev *hd);
 
 /* dm-hybridmig-recv.c: the destination */
 int hm_receiver_create(struct hm_dev *hd);
@@ -211,8 +252,27 @@ void hm_receiver_destroy(struct hm_dev *hd);
 void hm_recv_link_down(struct hm_dev *hd);
 int hm_recv_setup(struct hm_dev *hd, const struct hm_setup *setup);
 int hm_recv_data(struct hm_dev *hd, const struct hm_data *run,
-		 struct hm_buf *buf);
-struct hm_buf *hm_recv_get_buf(struct hm_dev *hd);
+		 struct hm_buf *buf, bool pull);
+struct hm_buf *hm_recv_get_buf(struct hm_dev *hd, u8 lane);
 void hm_recv_put_buf(struct hm_dev *hd, struct hm_buf *buf);
+void hm_recv_wait_writes(struct hm_dev *hd);
+
+/* dm-hybridmig-dest.c: the destination's VM I/O, pulls and handover */
+int hm_dest_create(struct hm_dev *hd);
+void hm_dest_destroy(struct hm_dev *hd);
+int hm_dest_map(struct hm_dev *hd, struct bio *bio);
+void hm_dest_end_io(struct hm_dev *hd, struct bio *bio, blk_status_t status);
+enum hm_ack_status hm_dest_claim(struct hm_dev *hd, unsigned long chunk,
+				 bool *write);
+void hm_dest_written(struct hm_dev *hd, unsigned long first, unsigned int nr,
+		     bool ok);
+int hm_dest_pull_reply(struct hm_dev *hd, unsigned long chunk);
+void hm_dest_link_up(struct hm_dev *hd);
+void hm_dest_link_down(struct hm_dev *hd);
+u32 hm_dest_wire_phase(struct hm_dev *hd);
+int hm_dest_recv_map(struct hm_dev *hd, const struct hm_handover_map *map,
+		     struct hm_buf *buf);
+int hm_dest_recv_handover(struct hm_dev *hd, const struct hm_handover *ho);
+int hm_dest_recv_abort(struct hm_dev *hd);
 
 #endif /* DM_HYBRIDMIG_H */

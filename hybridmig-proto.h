@@ -61,7 +61,14 @@ enum hm_frame_type {
 	HM_FRAME_SETUP_ACK = 9,	/* dest -> source, control */
 	HM_FRAME_DATA = 10,	/* source -> dest, bulk: a run of chunks */
 	HM_FRAME_ACK = 11,	/* dest -> source, bulk: a run is written */
-	HM_FRAME_TYPE_MAX = HM_FRAME_ACK
+	HM_FRAME_PULL = 12,	/* dest -> source, control: send me a chunk */
+	HM_FRAME_PULL_DATA = 13, /* source -> dest, control: the chunk */
+	HM_FRAME_HANDOVER_MAP = 14, /* source -> dest, control: missing chunks */
+	HM_FRAME_HANDOVER = 15,	/* source -> dest, control: switch now */
+	HM_FRAME_HANDOVER_ACK = 16, /* dest -> source, control */
+	HM_FRAME_COMPLETE = 17,	/* dest -> source, control: I hold it all */
+	HM_FRAME_ABORT = 18,	/* source -> dest, control: migration off */
+	HM_FRAME_TYPE_MAX = HM_FRAME_ABORT
 };
 
 enum hm_reject_reason {
@@ -121,9 +128,17 @@ enum hm_setup_status {
 	HM_SETUP_GEOMETRY = 1,	/* length or chunk size differ */
 };
 
+/* The destination's phase, in SETUP_ACK: a source learns a lost HANDOVER_ACK. */
+enum hm_dest_phase {
+	HM_DEST_WAITING = 0,	/* before handover */
+	HM_DEST_POSTCOPY = 1,	/* handed over: the VM runs here */
+	HM_DEST_COMPLETE = 2,	/* holds every chunk */
+	HM_DEST_ABORTED = 3,	/* the source aborted the migration */
+};
+
 struct hm_setup_ack {
 	__be32 status;
-	__be32 reserved;
+	__be32 phase;		/* enum hm_dest_phase */
 } __attribute__((packed));
 
 /* The chunks are all zeroes: no data follows. */
@@ -140,11 +155,47 @@ struct hm_data {
 	__be32 flags;
 } __attribute__((packed));
 
-/* The destination wrote a run (status 0) or failed to (status != 0). */
+enum hm_ack_status {
+	HM_ACK_OK = 0,		/* written (or the destination has newer data) */
+	HM_ACK_FAILED = 1,	/* the write failed: push it again */
+	HM_ACK_RETRY = 2,	/* busy with a pull of it: push it again */
+};
+
+/* The destination wrote a run, or did not (status). */
 struct hm_ack {
 	__be64 first_chunk;
 	__be32 nr_chunks;
-	__be32 status;
+	__be32 status;		/* enum hm_ack_status */
+} __attribute__((packed));
+
+/* A chunk the VM on the destination needs now. Answered by PULL_DATA. */
+struct hm_pull {
+	__be64 chunk;
+} __attribute__((packed));
+
+/*
+ * Part of the set of chunks the destination lacks at handover: bit i of
+ * byte j stands for chunk first_chunk + 8 * j + i. A set bit is missing.
+ */
+struct hm_handover_map {
+	__be64 first_chunk;	/* a multiple of 8 */
+	__be32 nr_chunks;	/* bits that follow, in ceil(nr / 8) bytes */
+	__be32 flags;		/* none defined: must be 0 */
+} __attribute__((packed));
+
+/* The map is complete: switch to post-copy. */
+struct hm_handover {
+	__be64 nr_missing;	/* the set bits of the whole map */
+} __attribute__((packed));
+
+enum hm_handover_status {
+	HM_HANDOVER_OK = 0,	/* the destination runs the VM now */
+	HM_HANDOVER_BAD_MAP = 1,	/* the map was incomplete */
+};
+
+struct hm_handover_ack {
+	__be32 status;		/* enum hm_handover_status */
+	__be32 reserved;
 } __attribute__((packed));
 
 /*
@@ -158,8 +209,9 @@ struct hm_ack {
 #define HM_LABEL_KEY_S2C	"hybridmig v1 key s2c"
 
 /*
- * The smallest payload of each frame type; 0 for an unknown type. Only
- * DATA has a variable length (see hm_frame_max_payload_len()).
+ * The smallest payload of each frame type; 0 for an unknown type. DATA,
+ * PULL_DATA and HANDOVER_MAP have a variable length (see
+ * hm_frame_max_payload_len()).
  */
 static inline __u32 hm_frame_payload_len(__u8 type)
 {
@@ -185,6 +237,19 @@ static inline __u32 hm_frame_payload_len(__u8 type)
 		return sizeof(struct hm_data);
 	case HM_FRAME_ACK:
 		return sizeof(struct hm_ack);
+	case HM_FRAME_PULL:
+		return sizeof(struct hm_pull);
+	case HM_FRAME_PULL_DATA:
+		return sizeof(struct hm_data);
+	case HM_FRAME_HANDOVER_MAP:
+		return sizeof(struct hm_handover_map);
+	case HM_FRAME_HANDOVER:
+		return sizeof(struct hm_handover);
+	case HM_FRAME_HANDOVER_ACK:
+		return sizeof(struct hm_handover_ack);
+	case HM_FRAME_COMPLETE:
+	case HM_FRAME_ABORT:
+		return 0;
 	}
 	return 0;
 }
@@ -192,8 +257,13 @@ static inline __u32 hm_frame_payload_len(__u8 type)
 /* The largest payload of each frame type. */
 static inline __u32 hm_frame_max_payload_len(__u8 type)
 {
-	if (type == HM_FRAME_DATA)
+	switch (type) {
+	case HM_FRAME_DATA:
+	case HM_FRAME_PULL_DATA:
 		return sizeof(struct hm_data) + HM_MAX_DATA_PIECE;
+	case HM_FRAME_HANDOVER_MAP:
+		return sizeof(struct hm_handover_map) + HM_MAX_DATA_PIECE;
+	}
 	return hm_frame_payload_len(type);
 }
 
