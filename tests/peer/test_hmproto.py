@@ -16,6 +16,7 @@ import errno
 import os
 import random
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -1048,7 +1049,11 @@ def main():
         else:
             passed += 1
     print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    if failed:
+        print("logs kept in %s" % TMP)
+        return 1
+    shutil.rmtree(TMP, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

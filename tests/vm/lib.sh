@@ -164,3 +164,177 @@ dm_events() {
 link_error_is() {
 	[ "$(hm_link_error "$1")" = "$2" ]
 }
+
+# ---- Push phase ----
+#
+# Fields of the push phase (after the 8 link fields): 17 policy, 18 ready,
+# 19 inflight_chunks, 20 sent_chunks, 21 zero_chunks, 22 acked_chunks,
+# 23 data_bytes, 24 rate, 25 dirty_rate, 26 deferred_chunks, 27 bandwidth.
+
+# hm_snap <dev>: one status read into HM_F (HM_F[N] is field N), so that
+# fields compared with each other come from the same instant.
+hm_snap() {
+	local line
+	line=$(dmsetup status "$1") || fail "dmsetup status $1"
+	read -ra HM_F <<< "x $(echo "$line" | cut -d' ' -f4-)"
+}
+
+# field_is <dev> <N> <value>, field_gt <dev> <N> <value>: for wait_for.
+field_is() {
+	[ "$(hm_field "$1" "$2")" = "$3" ]
+}
+field_gt() {
+	[ "$(hm_field "$1" "$2")" -gt "$3" ]
+}
+ready_is() {
+	field_is "$1" 18 "$2"
+}
+
+# The push fields of a device, for logs.
+hm_push_line() {
+	hm_snap "$1"
+	echo "$1: phase ${HM_F[2]-?} total ${HM_F[4]-?} dirty ${HM_F[5]-?} hot ${HM_F[6]-?}" \
+		"link ${HM_F[9]-?} reconn ${HM_F[11]-?} err ${HM_F[12]-?} policy ${HM_F[17]-?}" \
+		"ready ${HM_F[18]-?} inflight ${HM_F[19]-?} sent ${HM_F[20]-?} zero ${HM_F[21]-?}" \
+		"acked ${HM_F[22]-?} bytes ${HM_F[23]-?} rate ${HM_F[24]-?} drate ${HM_F[25]-?}" \
+		"deferred ${HM_F[26]-?} bw ${HM_F[27]-?}"
+}
+
+# A size for truncate: a bare number is MiB, a "B" suffix bytes.
+hm_size() {
+	case "$1" in
+	*[0-9]B) echo "${1%B}" ;;
+	*[!0-9]*) echo "$1" ;;
+	*) echo "${1}M" ;;
+	esac
+}
+
+# make_pair <src> <dst> <size> <chunk_sectors> [src opt args...]: loop
+# devices over /tmp/hm-<src>.img and /tmp/hm-<dst>.img (<size>: MiB, bytes
+# with a "B" suffix, or a truncate size such as 4100K; a file already there keeps its
+# content, so a test may fill the source image first), and the source and
+# destination targets over them. Sets HM_SRC_IMG, HM_DST_IMG, HM_SRC_DATA,
+# HM_DST_DATA. HM_DST_SIZE and HM_DST_CHUNK, when set, give the
+# destination another geometry. Run it in the test's own shell (not in
+# $(...)), or its cleanups are lost.
+make_pair() {
+	local src=$1 dst=$2 size=$3 chunk=$4 dsize dchunk opts=""
+	shift 4
+	dsize=${HM_DST_SIZE:-$size}
+	dchunk=${HM_DST_CHUNK:-$chunk}
+	size=$(hm_size "$size")
+	dsize=$(hm_size "$dsize")
+	HM_SRC_IMG=/tmp/hm-$src.img
+	HM_DST_IMG=/tmp/hm-$dst.img
+	must truncate -s "$size" "$HM_SRC_IMG"
+	must truncate -s "$dsize" "$HM_DST_IMG"
+	at_exit "rm -f $HM_SRC_IMG $HM_DST_IMG"
+	HM_SRC_DATA=$(losetup --show -f "$HM_SRC_IMG") || fail "losetup $HM_SRC_IMG"
+	at_exit "losetup -d $HM_SRC_DATA"
+	HM_DST_DATA=$(losetup --show -f "$HM_DST_IMG") || fail "losetup $HM_DST_IMG"
+	at_exit "losetup -d $HM_DST_DATA"
+	[ $# -gt 0 ] && opts=" $# $*"
+	dm_create "$src" "0 $(sectors "$HM_SRC_DATA") hybridmig source $HM_SRC_DATA - $chunk$opts"
+	dm_create "$dst" "0 $(sectors "$HM_DST_DATA") hybridmig dest $HM_DST_DATA - $dchunk"
+}
+
+# link_pair <src> <dst> [port]: a key, listen on the destination (netns
+# dst), connect the source (netns src). Does not wait. make_hosts first.
+link_pair() {
+	local src=$1 dst=$2 port=${3:-7000}
+	keyctl search @u logon hybridmig:push > /dev/null 2>&1 || new_key hybridmig:push > /dev/null
+	must in_dst dmsetup message "$dst" 0 listen "$DST_IP:$port" hybridmig:push
+	must in_src dmsetup message "$src" 0 connect "$DST_IP:$port" hybridmig:push
+}
+
+# wait_connected <src> <dst> [seconds]
+wait_connected() {
+	wait_for "${3:-30}" link_is "$1" connected || fail "source not connected: $(hm_push_line "$1")"
+	wait_for 20 link_is "$2" connected || fail "destination not connected: $(hm_push_line "$2")"
+}
+
+# make_linked_pair <src> <dst> <size> <chunk_sectors> [src opt args...]:
+# make_pair, then link them and wait until both ends are connected. Makes
+# the src/dst namespaces unless they are there.
+make_linked_pair() {
+	ip netns list | grep -qw src || make_hosts
+	make_pair "$@"
+	link_pair "$1" "$2" "${HM_PORT:-7000}"
+	wait_connected "$1" "$2"
+}
+
+# synced <src>: nothing dirty, nothing in flight.
+synced() {
+	hm_snap "$1"
+	[ "${HM_F[5]}" = 0 ] && [ "${HM_F[19]}" = 0 ]
+}
+
+# wait_synced <src> [seconds]: until dirty and inflight are both 0 (hot
+# chunks cool down within ~20 s once their writes stop).
+wait_synced() {
+	local t0=$SECONDS
+	wait_for "${2:-120}" synced "$1" || fail "not synced after ${2:-120} s: $(hm_push_line "$1")"
+	echo "synced in $((SECONDS - t0)) s: $(hm_push_line "$1")"
+}
+
+# md5 of a file or (read with O_DIRECT, past any page cache) a block device.
+data_md5() {
+	if [ -b "$1" ]; then
+		dd if="$1" bs=1M iflag=direct status=none | md5sum | cut -d' ' -f1
+	else
+		md5sum < "$1" | cut -d' ' -f1
+	fi
+}
+
+# compare_data <a> <b> [chunk_sectors]: two files or devices hold the same
+# bytes; if not, fail naming the first chunks that differ. Compare the
+# backing images, not the destination target (it refuses reads of missing
+# chunks).
+compare_data() {
+	local a=$1 b=$2 chunk=${3:-128} ma mb diff
+	ma=$(data_md5 "$a")
+	mb=$(data_md5 "$b")
+	[ "$ma" = "$mb" ] && { echo "identical: $a $b ($ma)"; return 0; }
+	diff=$(python3 - "$a" "$b" $((chunk * 512)) <<'PY'
+import sys
+a, b, cs = open(sys.argv[1], "rb"), open(sys.argv[2], "rb"), int(sys.argv[3])
+bad, n, i = [], 0, 0
+while True:
+    x, y = a.read(cs), b.read(cs)
+    if not x and not y:
+        break
+    if x != y:
+        n += 1
+        if len(bad) < 20:
+            bad.append(str(i))
+    i += 1
+print("%d chunks differ, first: %s" % (n, " ".join(bad)))
+PY
+)
+	fail "$a and $b differ ($ma vs $mb): $diff"
+}
+
+# fill_random <file> <offset MiB> <MiB>: random data into an image file.
+fill_random() {
+	dd if=/dev/urandom of="$1" bs=1M seek="$2" count="$3" conv=notrunc status=none ||
+		fail "fill $1 at ${2}M"
+}
+
+# Allocated bytes of a file (sparse files: holes take nothing).
+alloc_bytes() {
+	echo $(( $(stat -c %b "$1") * $(stat -c %B "$1") ))
+}
+
+# fio_bg <outfile> <fio args...>: start fio in the background; FIO_PID.
+fio_bg() {
+	local out=$1
+	shift
+	fio "$@" --output-format=terse > "$out" 2>&1 &
+	FIO_PID=$!
+	at_exit "kill $FIO_PID"
+}
+
+# now_ms: a clock in milliseconds.
+now_ms() {
+	echo $(( $(date +%s%N) / 1000000 ))
+}

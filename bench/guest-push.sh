@@ -1,0 +1,430 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Runs inside the benchmark VM (chrooted into the build machine's root, see
+# tests/vm/init): the push-phase benchmarks. See bench/README.md.
+#
+#  1. throughput: a source over a loop device holding random data, all
+#     dirty, pushes everything to a destination in another network
+#     namespace (veth). Time from `connect` until nothing is dirty or in
+#     flight, against raw TCP (iperf3, one stream) on the same link. Paired
+#     rounds: raw TCP and push alternate which goes first.
+#  2. guest slowdown: fio on the source device with no link (baseline)
+#     against fio on the same device while a push of a large all-dirty disk
+#     runs for the whole fio window. Paired rounds, alternating order.
+#
+# usage: guest-push.sh <kver> <results_dir> [--quick] [--rounds N]
+#                      [--size MiB] [--chunks "128 2048"] [--shape RATE]
+#                      [--alias-mib MiB] [--profile] [--sha256-ssse3]
+#                      [--ko PATH]
+#
+# --shape RATE: shape the source's side of the veth with tbf (e.g. 1gbit).
+# --profile: one more (unmeasured) push with perf record -a; the top
+#            symbols go into the JSON.
+# --sha256-ssse3: load sha256_ssse3 before the module (the link's
+#            hmac(sha256) then uses the SIMD implementation, if the CPU has it).
+#
+# Writes <results_dir>/push.json on success; on failure writes the reason to
+# <results_dir>/FAILED and exits non-zero.
+set -u
+
+kver=$1
+results=$2
+shift 2
+
+quick=0
+rounds=
+size=256
+chunks=
+shape=
+alias_mib=4096
+profile=0
+ssse3=0
+ko=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick=1 ;;
+	--rounds) rounds=$2; shift ;;
+	--size) size=$2; shift ;;
+	--chunks) chunks=$2; shift ;;
+	--shape) shape=$2; shift ;;
+	--alias-mib) alias_mib=$2; shift ;;
+	--profile) profile=1 ;;
+	--sha256-ssse3) ssse3=1 ;;
+	--ko) ko=$2; shift ;;
+	*) echo "guest-push.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export DM_DISABLE_UDEV=1
+export HOME=/tmp
+cd /tmp || exit 1
+
+HM_KO=${ko:-$repo/build/$kver/dm-hybridmig.ko}
+if [ "$quick" = 1 ]; then
+	tcp_secs=6
+	fio_secs=5
+	: "${rounds:=2}"
+	: "${chunks:=128 2048}"
+else
+	tcp_secs=10
+	fio_secs=10
+	: "${rounds:=4}"
+	: "${chunks:=128 2048}"
+fi
+fio_ramp=1
+work=/tmp/hm-bench-push
+log_tp=$results/throughput.jsonl
+log_sd=$results/slowdown.jsonl
+BAD_KERNEL_LOG='WARNING:|BUG:|Oops|KFENCE|general protection|blocked for more than|Call Trace|UBSAN|refcount_t:|list_add corruption|list_del corruption|kernel panic|RIP:'
+SRC_IP=192.0.2.1
+DST_IP=192.0.2.2
+KEY=hybridmig:bench
+PORT=7100
+
+now() {
+	date +%s.%N
+}
+elapsed() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'
+}
+t_start=$(now)
+log() {
+	echo "bench-push [$(elapsed "$t_start" "$(now)")s]: $*"
+}
+die() {
+	log "FAILED: $*"
+	echo "$*" > "$results/FAILED"
+	dmsetup remove_all --force >/dev/null 2>&1
+	exit 1
+}
+in_src() {
+	ip netns exec src "$@"
+}
+in_dst() {
+	ip netns exec dst "$@"
+}
+
+# Status INFO field N (1-based) of a hybridmig device; snap reads all of
+# them at once into F (F[N] is field N).
+snap() {
+	local line
+	line=$(dmsetup status "$1") || die "dmsetup status $1"
+	read -ra F <<< "x $(echo "$line" | cut -d' ' -f4-)"
+}
+field() {
+	dmsetup status "$1" | awk -v n="$2" '{ print $(3 + n) }'
+}
+events() {
+	dmsetup info -c --noheadings -o events "$1" | tr -d ' '
+}
+# The guest's CPU time counters (jiffies): "busy total".
+cpu_ticks() {
+	awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
+rm -rf "$work" "$results/push.json" "$results/FAILED" "$log_tp" "$log_sd"
+mkdir -p "$work"
+
+command -v fio >/dev/null || die "fio is not installed"
+command -v python3 >/dev/null || die "python3 is not available in the guest"
+echo 1 > /proc/sys/kernel/panic_on_oops
+echo 30 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+modprobe dm-mod || die "modprobe dm-mod"
+modprobe loop || die "modprobe loop"
+if [ "$ssse3" = 1 ]; then
+	modprobe sha256_ssse3 || die "modprobe sha256_ssse3"
+fi
+insmod "$HM_KO" 2> "$work/insmod.err" || die "insmod $HM_KO: $(cat "$work/insmod.err")"
+dmesg -C
+
+# ---- The two hosts ----
+ip link set lo up
+ip netns add src || die "ip netns add src"
+ip netns add dst || die "ip netns add dst"
+ip link add veth-s type veth peer name veth-d || die "veth"
+ip link set veth-s netns src
+ip link set veth-d netns dst
+ip -n src addr add $SRC_IP/24 dev veth-s
+ip -n dst addr add $DST_IP/24 dev veth-d
+for ns in src dst; do
+	ip -n $ns link set lo up
+done
+ip -n src link set veth-s up
+ip -n dst link set veth-d up
+link_desc="veth pair between network namespaces src and dst, unshaped"
+if [ -n "$shape" ]; then
+	# The push's data and raw TCP's both flow src -> dst: shape that way.
+	in_src tc qdisc add dev veth-s root tbf rate "$shape" burst 256kb latency 50ms ||
+		die "tc tbf rate $shape"
+	link_desc="veth pair between network namespaces src and dst, src egress shaped by tbf rate $shape burst 256kb latency 50ms"
+fi
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+keyctl add logon "$KEY" "$secret" @u > /dev/null || die "keyctl add logon $KEY"
+keyctl link @u @s 2>/dev/null
+tcp_tool=iperf3
+command -v iperf3 >/dev/null || tcp_tool=python
+
+# ---- Data ----
+# The source image holds random data (no chunk is all zeroes, so every
+# chunk crosses as a DATA frame): one random MiB repeated. Nothing on the
+# path compresses or deduplicates, so repetition costs nothing in realism.
+avail_mib=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+[ $((2 * size + 768)) -le "$avail_mib" ] ||
+	die "only $avail_mib MiB available in the guest, too little for two ${size} MiB images"
+log "kernel $kver, $(nproc) vCPUs, MemAvailable $avail_mib MiB; filling a ${size} MiB source image"
+python3 - "$work/src.img" "$size" <<'PY' || die "cannot write the source image"
+import os, sys
+block = os.urandom(1 << 20)
+with open(sys.argv[1], "wb") as f:
+    for _ in range(int(sys.argv[2])):
+        f.write(block)
+PY
+src_loop=$(losetup --show -f "$work/src.img") || die "losetup src.img"
+sectors=$(blockdev --getsz "$src_loop")
+crypto_driver=$(awk '/^name/ { n = $3 } /^driver/ && n == "hmac(sha256)" { print $3; exit }' /proc/crypto)
+
+# ---- 1. Throughput ----
+
+# raw_tcp <round> <position>: one stream src -> dst for tcp_secs.
+raw_tcp() {
+	local round=$1 pos=$2 out=$results/tcp-r$1.json c0 c1 t0 t1
+	c0=$(cpu_ticks)
+	t0=$(now)
+	if [ "$tcp_tool" = iperf3 ]; then
+		in_dst iperf3 -s -1 -D -p 5201 -I "$work/iperf3.pid" || die "iperf3 -s"
+		sleep 0.5
+		in_src timeout $((tcp_secs + 60)) iperf3 -c $DST_IP -p 5201 -t "$tcp_secs" -J \
+			> "$out" 2> "$work/iperf3.err" ||
+			die "iperf3 -c: $(head -c 300 "$work/iperf3.err") $(head -c 300 "$out")"
+	else
+		in_dst python3 "$here/push.py" tcp-recv $DST_IP 5201 > "$work/tcp-recv.json" &
+		sleep 1
+		in_src timeout $((tcp_secs + 60)) python3 "$here/push.py" tcp-send $DST_IP 5201 "$tcp_secs" \
+			> "$out" || die "python TCP sender failed"
+		wait
+	fi
+	t1=$(now)
+	c1=$(cpu_ticks)
+	printf '{"kind": "tcp", "round": %d, "position": %d, "tool": "%s", "file": "%s", "cpu": [%s, %s]}\n' \
+		"$round" "$pos" "$tcp_tool" "$(basename "$out")" "${c0// /, }" "${c1// /, }" >> "$log_tp"
+	log "raw TCP round $round: $(python3 "$here/push.py" tcp-mib "$out") MiB/s"
+}
+
+# wait_synced <dev> <timeout s>: until dirty and inflight are both 0.
+# Sleeps in `dmsetup wait` (the source raises an event when ready goes
+# 0 -> 1, and on link changes) instead of polling, so that the waiting
+# costs the push no CPU. A 1 s poll backs the events up.
+wait_synced() {
+	local dev=$1 deadline=$(( $(date +%s) + $2 )) ev
+	while :; do
+		ev=$(events "$dev")
+		snap "$dev"
+		[ "${F[5]}" = 0 ] && [ "${F[19]}" = 0 ] && return 0
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		timeout 1 dmsetup wait "$dev" "$ev" > /dev/null 2>&1
+	done
+}
+
+# make_dst <name> <sectors> <chunk> [data device]: a fresh sparse destination.
+make_dst_img() {
+	rm -f "$work/dst.img"
+	truncate -s "${size}M" "$work/dst.img" || die "truncate dst.img"
+	dst_loop=$(losetup --show -f "$work/dst.img") || die "losetup dst.img"
+}
+
+# push_round <chunk> <round> <position> [perf]: push the whole source.
+push_round() {
+	local chunk=$1 round=$2 pos=$3 prof=${4:-0} c0 c1 t0 t1 pp=
+	make_dst_img
+	dmsetup create bench-src --table "0 $sectors hybridmig source $src_loop - $chunk" ||
+		die "dmsetup create bench-src"
+	dmsetup create bench-dst --table "0 $sectors hybridmig dest $dst_loop - $chunk" ||
+		die "dmsetup create bench-dst"
+	snap bench-src
+	[ "${F[5]}" = "${F[4]}" ] || die "a new source is not all dirty: $(dmsetup status bench-src)"
+	in_dst dmsetup message bench-dst 0 listen "$DST_IP:$PORT" "$KEY" || die "listen"
+	if [ "$prof" = 1 ]; then
+		perf record -a -g -o "$work/perf.data" > "$work/perf.out" 2>&1 &
+		pp=$!
+		# perf takes seconds to start under TCG: wait for its file.
+		for _ in $(seq 1 120); do
+			[ -s "$work/perf.data" ] && break
+			sleep 0.5
+		done
+		sleep 1
+	fi
+	c0=$(cpu_ticks)
+	t0=$(now)
+	in_src dmsetup message bench-src 0 connect "$DST_IP:$PORT" "$KEY" || die "connect"
+	wait_synced bench-src 900 || die "push (chunk $chunk) not done after 900 s: $(dmsetup status bench-src)"
+	t1=$(now)
+	c1=$(cpu_ticks)
+	snap bench-src
+	local src_fields="${F[*]:1}"
+	snap bench-dst
+	local dst_fields="${F[*]:1}"
+	if [ -n "$pp" ]; then
+		kill -INT "$pp"
+		wait "$pp"
+		perf report -i "$work/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
+			grep '%' | head -n 25 > "$results/perf-symbols.txt"
+		perf report -i "$work/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+			grep '%' | head -n 12 > "$results/perf-comm.txt"
+		log "profiled push (chunk $chunk) in $(elapsed "$t0" "$t1")s; top symbols:"
+		head -n 8 "$results/perf-symbols.txt"
+	fi
+	dmsetup remove bench-src || die "dmsetup remove bench-src"
+	dmsetup remove bench-dst || die "dmsetup remove bench-dst"
+	# The first push of each chunk size is checked: the destination got
+	# the source's bytes.
+	local same=null
+	if [ "$round" = 1 ] && [ "$prof" = 0 ]; then
+		if [ "$(md5sum < "$work/src.img")" = "$(md5sum < "$work/dst.img")" ]; then
+			same=true
+		else
+			same=false
+		fi
+	fi
+	losetup -d "$dst_loop"
+	rm -f "$work/dst.img"
+	[ "$same" = false ] && die "after the push (chunk $chunk) the destination differs from the source"
+	[ "$prof" = 1 ] && return
+	printf '{"kind": "push", "chunk_sectors": %d, "round": %d, "position": %d, "seconds": %s, "src": "%s", "dst": "%s", "cpu": [%s, %s], "identical": %s}\n' \
+		"$chunk" "$round" "$pos" "$(elapsed "$t0" "$t1")" "$src_fields" "$dst_fields" \
+		"${c0// /, }" "${c1// /, }" "$same" >> "$log_tp"
+	log "push chunk $chunk round $round: ${size} MiB in $(elapsed "$t0" "$t1")s"
+}
+
+log "part 1: throughput, $rounds rounds, chunk sizes: $chunks; raw TCP with $tcp_tool for ${tcp_secs}s"
+for round in $(seq 1 "$rounds"); do
+	if [ $((round % 2)) -eq 1 ]; then
+		raw_tcp "$round" 1
+		pos=2
+		for c in $chunks; do
+			push_round "$c" "$round" "$pos"
+			pos=$((pos + 1))
+		done
+	else
+		pos=1
+		for c in $chunks; do
+			push_round "$c" "$round" "$pos"
+			pos=$((pos + 1))
+		done
+		raw_tcp "$round" "$pos"
+	fi
+done
+if [ "$profile" = 1 ]; then
+	push_round "${chunks%% *}" 0 0 1
+fi
+
+# ---- 2. Guest slowdown during a push ----
+#
+# The push must outlast the fio window, so the disk must be larger than the
+# guest's memory can hold: the source's data device is an alias device,
+# dm-linear mapping the random image again and again (alias_mib in all);
+# the destination's likewise over one sparse image. Every chunk still
+# crosses as a DATA frame. The same stack serves the baseline (no link).
+nalias=$(( (alias_mib + size - 1) / size ))
+alias_sectors=$((nalias * sectors))
+alias_table() {
+	local dev=$1 i
+	for i in $(seq 0 $((nalias - 1))); do
+		echo "$((i * sectors)) $sectors linear $dev 0"
+	done
+}
+dmsetup create bench-alias-src --table "$(alias_table "$src_loop")" || die "alias source"
+make_dst_img
+dmsetup create bench-alias-dst --table "$(alias_table "$dst_loop")" || die "alias destination"
+
+WORKLOADS=(randwrite-4k-qd32 seqwrite-1m-qd8)
+jobfile=$work/slowdown.fio
+{
+	echo "[global]"
+	printf '%s\n' direct=1 ioengine=libaio time_based "runtime=$fio_secs" \
+		"ramp_time=$fio_ramp" filename=/dev/mapper/bench-src
+	echo "[randwrite-4k-qd32]"
+	printf '%s\n' rw=randwrite bs=4096 iodepth=32 norandommap=1 randrepeat=0 stonewall
+	echo "[seqwrite-1m-qd8]"
+	printf '%s\n' rw=write bs=1048576 iodepth=8 stonewall
+} > "$jobfile"
+cp "$jobfile" "$results/"
+
+# slowdown_arm <round> <position> <idle|push>
+slowdown_arm() {
+	local round=$1 pos=$2 arm=$3 out=$results/fio-$3-r$1.json rc t0 t1 before after
+	dmsetup create bench-src --table "0 $alias_sectors hybridmig source /dev/mapper/bench-alias-src - 128" ||
+		die "dmsetup create bench-src (alias)"
+	before=null
+	if [ "$arm" = push ]; then
+		dmsetup create bench-dst --table "0 $alias_sectors hybridmig dest /dev/mapper/bench-alias-dst - 128" ||
+			die "dmsetup create bench-dst (alias)"
+		in_dst dmsetup message bench-dst 0 listen "$DST_IP:$PORT" "$KEY" || die "listen"
+		in_src dmsetup message bench-src 0 connect "$DST_IP:$PORT" "$KEY" || die "connect"
+		# Into the steady state: connected and data acknowledged.
+		for _ in $(seq 1 300); do
+			snap bench-src
+			[ "${F[9]}" = connected ] && [ "${F[22]}" -gt 64 ] && break
+			sleep 0.2
+		done
+		[ "${F[22]}" -gt 64 ] || die "the push did not start: $(dmsetup status bench-src)"
+		sleep 1
+		snap bench-src
+		before="\"${F[*]:1}\""
+	fi
+	t0=$(now)
+	timeout --kill-after=10 $((2 * (fio_secs + fio_ramp) + 180)) \
+		fio --output-format=json --output="$out" "$jobfile" > "$work/fio.stderr" 2>&1
+	rc=$?
+	t1=$(now)
+	snap bench-src
+	after="\"${F[*]:1}\""
+	if [ "$arm" = push ]; then
+		dmsetup remove bench-src || die "dmsetup remove bench-src"
+		dmsetup remove bench-dst || die "dmsetup remove bench-dst"
+	else
+		dmsetup remove bench-src || die "dmsetup remove bench-src"
+	fi
+	if [ "$rc" -ne 0 ]; then
+		cat "$work/fio.stderr" "$out" 2>/dev/null | tail -n 30
+		die "fio ($arm, round $round) exited with $rc"
+	fi
+	printf '{"kind": "fio", "arm": "%s", "round": %d, "position": %d, "file": "%s", "wall_s": %s, "before": %s, "after": %s}\n' \
+		"$arm" "$round" "$pos" "$(basename "$out")" "$(elapsed "$t0" "$t1")" "$before" "$after" >> "$log_sd"
+	log "fio $arm round $round ($(elapsed "$t0" "$t1")s): $(python3 "$here/push.py" fio-line "$out")"
+}
+
+log "part 2: guest slowdown, $rounds rounds, fio ${fio_secs}s (+${fio_ramp}s ramp) per job, alias disk $((alias_sectors / 2048)) MiB"
+for round in $(seq 1 "$rounds"); do
+	if [ $((round % 2)) -eq 1 ]; then
+		slowdown_arm "$round" 1 idle
+		slowdown_arm "$round" 2 push
+	else
+		slowdown_arm "$round" 1 push
+		slowdown_arm "$round" 2 idle
+	fi
+done
+dmsetup remove bench-alias-src
+dmsetup remove bench-alias-dst
+losetup -d "$dst_loop"
+losetup -d "$src_loop"
+
+dmesg > "$results/dmesg.txt"
+grep -E "$BAD_KERNEL_LOG" "$results/dmesg.txt" > "$work/kernel-bad.txt"
+
+log "done measuring; building the report"
+python3 "$here/push.py" report --dir "$results" --kernel "$kver" \
+	--mode "$([ "$quick" = 1 ] && echo quick || echo full)" --rounds "$rounds" \
+	--size-mib "$size" --alias-mib $((alias_sectors / 2048)) --tcp-secs "$tcp_secs" \
+	--fio-secs "$fio_secs" --fio-ramp "$fio_ramp" --link "$link_desc" --shape "$shape" \
+	--tcp-tool "$tcp_tool" --crypto "$crypto_driver" \
+	--cpus "$(nproc)" --mem-mib "$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)" \
+	--hz "$(getconf CLK_TCK)" --kernel-log "$work/kernel-bad.txt" \
+	--guest-seconds "$(elapsed "$t_start" "$(now)")" \
+	> "$results/push.json.tmp" || die "building the report failed"
+mv "$results/push.json.tmp" "$results/push.json"
+log "done"
