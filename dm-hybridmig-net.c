@@ -67,13 +67,12 @@ struct hm_lane_conn {
 	bool up;			/* authenticated and running: under tx_lock */
 	u64 tx_seq;
 	u64 rx_seq;
+	u64 generation;			/* of the link when it was attached */
 	unsigned long last_tx;		/* jiffies, for keepalive */
 	unsigned long last_rx;
 	u8 rx_buf[128];			/* fixed part of any payload */
 	struct hm_buf *rx_data;		/* data of the DATA frame received */
-#ifdef HM_HAVE_SPLICE_PAGES
 	struct bio_vec tx_bvec[HM_BUF_PAGES];	/* under tx_lock */
-#endif
 	struct bio_vec rx_bvec[HM_BUF_PAGES];	/* receiver thread only */
 };
 
@@ -93,6 +92,7 @@ struct hm_link {
 	struct hm_lane_conn probe;	/* server: a lane in its handshake */
 	wait_queue_head_t wait;
 	atomic_t broken;		/* a lane failed: close the link */
+	u64 generation;			/* bumped for every session */
 	bool was_connected;
 
 	enum hm_link_state state;	/* READ_ONCE/WRITE_ONCE */
@@ -375,36 +375,10 @@ void hm_buf_free_pages(struct hm_buf *buf)
 
 /* ---- Frames ---- */
 
-/*
- * Send @len bytes of @buf from @offset, without copying them where the
- * kernel allows: the pages are not reused before the peer has acknowledged
- * them, so TCP may hold on to them.
- */
-#ifdef HM_HAVE_SPLICE_PAGES
-static int hm_send_pages(struct hm_lane_conn *lc, struct hm_buf *buf,
-			 unsigned int offset, unsigned int len)
-{
-	struct msghdr msg = { .msg_flags = MSG_SPLICE_PAGES | MSG_MORE |
-					   MSG_NOSIGNAL };
-	unsigned int nr = 0, total = len, bytes;
-	int r;
-
-	while (len) {
-		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
-		bvec_set_page(&lc->tx_bvec[nr++], buf->pages[offset >> PAGE_SHIFT],
-			      bytes, offset_in_page(offset));
-		offset += bytes;
-		len -= bytes;
-	}
-	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, lc->tx_bvec, nr, total);
-	r = sock_sendmsg(lc->sock, &msg);
-	if (r < 0)
-		return r;
-	return r == total ? 0 : -EPIPE;
-}
-#else
-static int hm_send_pages(struct hm_lane_conn *lc, struct hm_buf *buf,
-			 unsigned int offset, unsigned int len)
+#ifndef HM_HAVE_SPLICE_PAGES
+/* Before MSG_SPLICE_PAGES: sendpage(), page by page. */
+static int hm_sendpage_all(struct hm_lane_conn *lc, struct hm_buf *buf,
+			   unsigned int offset, unsigned int len)
 {
 	unsigned int bytes;
 	int r;
@@ -425,15 +399,59 @@ static int hm_send_pages(struct hm_lane_conn *lc, struct hm_buf *buf,
 }
 #endif
 
+/* Describe @len bytes of @buf from @offset in lc->tx_bvec. */
+static unsigned int hm_buf_to_bvec(struct hm_lane_conn *lc, struct hm_buf *buf,
+				   unsigned int offset, unsigned int len)
+{
+	unsigned int nr = 0, bytes;
+
+	for (; len; offset += bytes, len -= bytes) {
+		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
+		bvec_set_page(&lc->tx_bvec[nr++], buf->pages[offset >> PAGE_SHIFT],
+			      bytes, offset_in_page(offset));
+	}
+	return nr;
+}
+
+/*
+ * Send @len bytes of @buf from @offset. Pushed chunk data goes without a
+ * copy where the kernel allows: TCP keeps references to the pages, which
+ * is safe only because a push slot's pages are not reused before the
+ * destination has acknowledged them. Other buffers are reused at once
+ * (the pull buffer, the handover map), so their bytes are copied.
+ */
+static int hm_send_pages(struct hm_lane_conn *lc, struct hm_buf *buf,
+			 unsigned int offset, unsigned int len, bool zero_copy)
+{
+	struct msghdr msg = { .msg_flags = MSG_MORE | MSG_NOSIGNAL };
+	unsigned int nr;
+	int r;
+
+#ifdef HM_HAVE_SPLICE_PAGES
+	if (zero_copy)
+		msg.msg_flags |= MSG_SPLICE_PAGES;
+#else
+	if (zero_copy)
+		return hm_sendpage_all(lc, buf, offset, len);
+#endif
+	nr = hm_buf_to_bvec(lc, buf, offset, len);
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, lc->tx_bvec, nr, len);
+	r = sock_sendmsg(lc->sock, &msg);
+	if (r < 0)
+		return r;
+	return r == len ? 0 : -EPIPE;
+}
+
 /*
  * Send one frame on a lane: its header, the payload's fixed part @head and
  * @len bytes of @buf from @offset, and for session frames a MAC trailer
- * over all of it. Serialised per lane by tx_lock.
+ * over all of it; only in session @generation, unless it is 0. Serialised
+ * per lane by tx_lock.
  */
 static int hm_lane_send_frame(struct hm_link *link, struct hm_lane_conn *lc,
-			      u8 type, const void *head, u32 head_len,
-			      struct hm_buf *buf, unsigned int offset,
-			      unsigned int len)
+			      u64 generation, u8 type, const void *head,
+			      u32 head_len, struct hm_buf *buf,
+			      unsigned int offset, unsigned int len)
 {
 	bool session = !hm_frame_is_handshake(type);
 	size_t total = sizeof(struct hm_hdr) + head_len + len +
@@ -451,6 +469,11 @@ static int hm_lane_send_frame(struct hm_link *link, struct hm_lane_conn *lc,
 	 * frame of the handshake.
 	 */
 	if (!lc->sock || (session && type != HM_FRAME_WELCOME && !lc->up)) {
+		r = -ENOTCONN;
+		goto out;
+	}
+	/* A frame of a session that has ended must not go into the next. */
+	if (generation && generation != lc->generation) {
 		r = -ENOTCONN;
 		goto out;
 	}
@@ -473,7 +496,8 @@ static int hm_lane_send_frame(struct hm_link *link, struct hm_lane_conn *lc,
 	if (len) {
 		r = hm_send_kvec(lc->sock, vec, nr, vlen, true);
 		if (!r)
-			r = hm_send_pages(lc, buf, offset, len);
+			r = hm_send_pages(lc, buf, offset, len,
+					  type == HM_FRAME_DATA);
 		nr = 0;
 		vlen = 0;
 	}
@@ -502,7 +526,7 @@ out:
 static int hm_lane_send(struct hm_link *link, struct hm_lane_conn *lc,
 			u8 type, const void *payload, u32 len)
 {
-	return hm_lane_send_frame(link, lc, type, payload, len, NULL, 0, 0);
+	return hm_lane_send_frame(link, lc, 0, type, payload, len, NULL, 0, 0);
 }
 
 /*
@@ -1005,6 +1029,7 @@ static int hm_lane_start(struct hm_link *link, struct hm_lane_conn *lc)
 static void hm_lane_attach(struct hm_lane_conn *lc, struct socket *sock)
 {
 	mutex_lock(&lc->tx_lock);
+	lc->generation = lc->link->generation;
 	lc->sock = sock;
 	lc->closing = false;
 	lc->tx_seq = 0;
@@ -1044,6 +1069,7 @@ static int hm_client_connect(struct hm_link *link)
 	unsigned int i;
 	int r = 0;
 
+	link->generation++;
 	for (i = 0; i < HM_NR_LANES && !r; i++)
 		r = hm_client_connect_lane(link, &link->lanes[i]);
 	if (r)
@@ -1078,7 +1104,7 @@ static int hm_client_thread(void *data)
 		was_connected = true;
 		backoff = HM_BACKOFF_MIN;
 		hm_link_connected(link);
-		hm_push_link_up(link->hd);
+		hm_push_link_up(link->hd, link->generation);
 
 		wait_event_interruptible(link->wait, kthread_should_stop() ||
 					 atomic_read(&link->broken));
@@ -1175,6 +1201,7 @@ static void hm_server_handshake(struct hm_link *link, struct socket *sock)
 	/* The source opens a session with lane 0: end any older one. */
 	if (hdr.lane == HM_LANE_CONTROL) {
 		hm_server_end_session(link);
+		link->generation++;
 		atomic_set(&link->broken, 0);
 		hm_link_set_state(link, HM_LINK_LISTENING);
 	}
@@ -1430,17 +1457,21 @@ int hm_link_send(struct hm_dev *hd, u8 type, const void *payload, u32 len)
 			    payload, len);
 }
 
-/* Send a frame with data: @head, then @len bytes of @buf from @offset. */
-int hm_link_send_buf(struct hm_dev *hd, u8 type, const void *head,
-		     u32 head_len, struct hm_buf *buf, unsigned int offset,
-		     unsigned int len)
+/*
+ * Send a frame with data: @head, then @len bytes of @buf from @offset, in
+ * session @generation only (0: any).
+ */
+int hm_link_send_buf(struct hm_dev *hd, u64 generation, u8 type,
+		     const void *head, u32 head_len, struct hm_buf *buf,
+		     unsigned int offset, unsigned int len)
 {
 	struct hm_link *link = READ_ONCE(hd->link);
 
 	if (!link)
 		return -ENOTCONN;
-	return hm_lane_send_frame(link, &link->lanes[hm_frame_lane(type)], type,
-				  head, head_len, buf, offset, len);
+	return hm_lane_send_frame(link, &link->lanes[hm_frame_lane(type)],
+				  generation, type, head, head_len, buf, offset,
+				  len);
 }
 
 /* A migration error that ends the link: status and an event say why. */

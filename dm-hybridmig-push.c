@@ -44,10 +44,11 @@
 #define HM_HANDOVER_TIMEOUT	(30 * HZ)
 #define HM_ABORT_TIMEOUT	(5 * HZ)
 
-/* A chunk the destination asked for. */
+/* A chunk the destination asked for, in a session of the link. */
 struct hm_pull_req {
 	struct list_head list;
 	unsigned long chunk;
+	u64 generation;
 };
 
 enum hm_slot_state {
@@ -60,6 +61,7 @@ enum hm_slot_state {
 struct hm_push_slot {
 	enum hm_slot_state state;	/* under hm_pusher.lock */
 	u64 session;			/* of the link it was claimed in */
+	u64 generation;			/* its frames go in that one only */
 	unsigned long first;
 	unsigned int nr;
 	unsigned int nr_acked;
@@ -78,6 +80,7 @@ struct hm_pusher {
 
 	spinlock_t lock;		/* slot states; taken from bio completion */
 	u64 session;			/* bumped when the link goes up or down */
+	u64 generation;			/* the link's, while it is up; or 0 */
 	u64 setup_session;		/* the session whose SETUP was accepted */
 	unsigned int chunks_per_slot;
 
@@ -347,6 +350,7 @@ static void hm_push_fill(struct hm_pusher *p)
 
 		spin_lock_irq(&p->lock);
 		slot->session = p->session;
+		slot->generation = p->generation;
 		slot->first = first;
 		slot->nr = nr;
 		slot->nr_acked = 0;
@@ -470,8 +474,8 @@ static int hm_push_send_run(struct hm_pusher *p, struct hm_push_slot *slot,
 		schedule_timeout_interruptible(1);
 	hm_push_pace(p, sizeof(struct hm_hdr) + sizeof(run) + HM_MAC_LEN +
 			(zero ? 0 : len));
-	r = hm_link_send_buf(hd, HM_FRAME_DATA, &run, sizeof(run), &slot->buf,
-			     offset, zero ? 0 : len);
+	r = hm_link_send_buf(hd, slot->generation, HM_FRAME_DATA, &run,
+			     sizeof(run), &slot->buf, offset, zero ? 0 : len);
 	if (r)
 		return r;
 
@@ -520,8 +524,9 @@ static void hm_push_send_read_slots(struct hm_pusher *p, bool wanted)
 			spin_unlock_irq(&p->lock);
 			continue;
 		}
+		/* Data only once this session's SETUP is accepted. */
 		stale = !wanted || slot->session != p->session ||
-			slot->read_status;
+			p->setup_session != p->session || slot->read_status;
 		if (stale)
 			hm_push_requeue(p, slot);
 		else
@@ -586,6 +591,9 @@ int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack)
 	base = slot ? first - slot->first : 0;
 	if (!slot || find_next_bit(slot->acked, base + nr, base) < base + nr) {
 		spin_unlock_irq(&p->lock);
+		DMERR_LIMIT("%s: ACK of chunks %llu+%u that are not in flight",
+			    dm_device_name(hd->md), first, nr);
+
 		return -EPROTO;		/* nothing of ours, or twice */
 	}
 	for (i = base; i < base + nr; i++) {
@@ -698,7 +706,7 @@ int hm_push_recv_complete(struct hm_dev *hd)
 }
 
 /* Every lane is up: tell the destination what we are (in SETUP). */
-void hm_push_link_up(struct hm_dev *hd)
+void hm_push_link_up(struct hm_dev *hd, u64 generation)
 {
 	struct hm_pusher *p = hd->pusher;
 	struct hm_setup setup = {
@@ -708,8 +716,10 @@ void hm_push_link_up(struct hm_dev *hd)
 
 	spin_lock_irq(&p->lock);
 	p->session++;
+	p->generation = generation;
 	spin_unlock_irq(&p->lock);
-	hm_link_send(hd, HM_FRAME_SETUP, &setup, sizeof(setup));
+	hm_link_send_buf(hd, generation, HM_FRAME_SETUP, &setup, sizeof(setup),
+			 NULL, 0, 0);
 }
 
 int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack)
@@ -745,10 +755,18 @@ int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack)
 void hm_push_link_down(struct hm_dev *hd)
 {
 	struct hm_pusher *p = hd->pusher;
+	struct hm_pull_req *req, *tmp;
+	LIST_HEAD(stale);
 
 	spin_lock_irq(&p->lock);
 	p->session++;
+	p->generation = 0;
+	/* The destination asks again in the next session. */
+	list_splice_init(&p->pull_reqs, &stale);
+	p->nr_pull_reqs = 0;
 	spin_unlock_irq(&p->lock);
+	list_for_each_entry_safe(req, tmp, &stale, list)
+		kfree(req);
 	hm_pusher_kick(hd);
 }
 
@@ -880,13 +898,15 @@ static int hm_push_send_map(struct hm_pusher *p)
 		hm_bitmap_to_buf(t->dirty, first, nr, buf);
 		map.first_chunk = cpu_to_be64(first);
 		map.nr_chunks = cpu_to_be32(nr);
-		r = hm_link_send_buf(p->hd, HM_FRAME_HANDOVER_MAP, &map,
-				     sizeof(map), buf, 0, DIV_ROUND_UP(nr, 8));
+		r = hm_link_send_buf(p->hd, p->generation, HM_FRAME_HANDOVER_MAP,
+				     &map, sizeof(map), buf, 0,
+				     DIV_ROUND_UP(nr, 8));
 		if (r)
 			return r;
 	}
 	ho.nr_missing = cpu_to_be64(bitmap_weight(t->dirty, t->nr_chunks));
-	return hm_link_send(p->hd, HM_FRAME_HANDOVER, &ho, sizeof(ho));
+	return hm_link_send_buf(p->hd, p->generation, HM_FRAME_HANDOVER, &ho,
+				sizeof(ho), NULL, 0, 0);
 }
 
 /* Handing over: once nothing is in flight, send the map (once a session). */
@@ -902,6 +922,11 @@ static void hm_push_handover_step(struct hm_pusher *p)
 		return;
 	if (!hm_push_send_map(p))
 		p->map_session = p->seen_session;
+}
+
+static bool hm_push_handed(struct hm_dev *hd)
+{
+	return READ_ONCE(hd->phase) != HM_PHASE_HANDOVER;
 }
 
 /*
@@ -937,9 +962,8 @@ int hm_push_handover(struct hm_dev *hd)
 	hm_push_set_phase(hd, HM_PHASE_HANDOVER);
 	hm_pusher_kick(hd);
 
-	left = wait_event_interruptible_timeout(hd->wait,
-			READ_ONCE(hd->phase) != HM_PHASE_HANDOVER,
-			HM_HANDOVER_TIMEOUT);
+	left = wait_event_interruptible_timeout(hd->wait, hm_push_handed(hd),
+						HM_HANDOVER_TIMEOUT);
 	if (left > 0)
 		return 0;
 	DMERR("%s: handover in progress for %u s: see status",
@@ -999,7 +1023,8 @@ static void hm_push_note_miss(struct hm_pusher *p, unsigned long chunk)
 }
 
 /* Read one chunk and send it as PULL_DATA on the control lane. */
-static void hm_push_serve_pull(struct hm_pusher *p, unsigned long chunk)
+static void hm_push_serve_pull(struct hm_pusher *p, unsigned long chunk,
+			       u64 generation)
 {
 	struct hm_dev *hd = p->hd;
 	unsigned int len = hm_run_bytes(hd, chunk, 1), i, bytes;
@@ -1033,8 +1058,8 @@ static void hm_push_serve_pull(struct hm_pusher *p, unsigned long chunk)
 					 PAGE_SIZE));
 	run.flags = cpu_to_be32(zero ? HM_DATA_ZERO : 0);
 	WRITE_ONCE(p->last_pull, jiffies);
-	if (!hm_link_send_buf(hd, HM_FRAME_PULL_DATA, &run, sizeof(run),
-			      &p->pull_buf, 0, zero ? 0 : len))
+	if (!hm_link_send_buf(hd, generation, HM_FRAME_PULL_DATA, &run,
+			      sizeof(run), &p->pull_buf, 0, zero ? 0 : len))
 		atomic64_inc(&hd->xfer.pulls);
 	hm_push_note_miss(p, chunk);
 }
@@ -1055,7 +1080,7 @@ static void hm_push_pull_work(struct work_struct *work)
 		spin_unlock_irq(&p->lock);
 		if (!req)
 			return;
-		hm_push_serve_pull(p, req->chunk);
+		hm_push_serve_pull(p, req->chunk, req->generation);
 		kfree(req);
 	}
 }
@@ -1075,6 +1100,7 @@ int hm_push_recv_pull(struct hm_dev *hd, const struct hm_pull *pull)
 	req->chunk = chunk;
 	WRITE_ONCE(p->last_pull, jiffies);
 	spin_lock_irq(&p->lock);
+	req->generation = p->generation;
 	if (p->nr_pull_reqs >= HM_MAX_PULL_REQS) {
 		spin_unlock_irq(&p->lock);
 		kfree(req);

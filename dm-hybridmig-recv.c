@@ -43,6 +43,7 @@ struct hm_recv_seg {
 	bool write;
 	bool ack;			/* DATA is acknowledged, PULL_DATA not */
 	enum hm_ack_status status;
+	u64 session;			/* acknowledged in this session only */
 };
 
 struct hm_recv_slot {
@@ -60,6 +61,7 @@ struct hm_receiver {
 	struct list_head free[HM_NR_LANES];
 	struct list_head acks;		/* segments to acknowledge */
 	unsigned int nr_writing;
+	u64 session;			/* bumped when the lanes close */
 	bool set_up;			/* this session's SETUP was accepted */
 	wait_queue_head_t wait;
 	struct workqueue_struct *ack_wq;
@@ -140,8 +142,13 @@ static void hm_recv_ack_work(struct work_struct *work)
 		ack.first_chunk = cpu_to_be64(seg->first);
 		ack.nr_chunks = cpu_to_be32(seg->nr);
 		ack.status = cpu_to_be32(seg->status);
-		/* If the link is down, the source pushes the run again. */
-		hm_link_send(hd, HM_FRAME_ACK, &ack, sizeof(ack));
+		/*
+		 * Never into a later session: that source has given these
+		 * chunks back already. If the link is down, it pushes them
+		 * again.
+		 */
+		if (seg->session == READ_ONCE(rv->session))
+			hm_link_send(hd, HM_FRAME_ACK, &ack, sizeof(ack));
 		if (seg->status == HM_ACK_OK) {
 			atomic64_add(seg->nr, &hd->xfer.acked_chunks);
 			atomic64_add(hm_run_bytes(hd, seg->first, seg->nr),
@@ -185,11 +192,12 @@ static void hm_recv_written(struct hm_recv_seg *seg, blk_status_t status)
 	hm_dest_written(hd, seg->first, seg->nr, !status);
 	atomic_long_sub(seg->nr, &hd->xfer.inflight);
 
+	/* Queued before the write stops counting: a drain flushes it. */
+	hm_recv_seg_done(seg);
 	spin_lock_irqsave(&rv->lock, flags);
 	rv->nr_writing--;
 	spin_unlock_irqrestore(&rv->lock, flags);
 	wake_up(&rv->wait);
-	hm_recv_seg_done(seg);
 }
 
 static void hm_recv_write_done(struct bio *bio)
@@ -277,6 +285,7 @@ static void hm_recv_run(struct hm_receiver *rv, struct hm_recv_slot *slot,
 			*seg = (struct hm_recv_seg){
 				.slot = slot, .first = first + i, .offset = offset,
 				.write = write, .ack = !pull, .status = status,
+				.session = READ_ONCE(rv->session),
 			};
 		}
 		seg->nr++;
@@ -391,6 +400,7 @@ void hm_recv_link_down(struct hm_dev *hd)
 
 	WRITE_ONCE(rv->set_up, false);
 	WRITE_ONCE(hd->xfer.ready, false);
+	WRITE_ONCE(rv->session, rv->session + 1);
 	hm_recv_wait_writes(hd);
 	flush_workqueue(rv->ack_wq);
 	hm_dest_link_down(hd);

@@ -118,8 +118,8 @@ struct hm_xfer_stats {
 	struct hm_rate dirty_rate;	/* of hm_tracker.nr_dirtied */
 	atomic64_t pulls;		/* source: served; dest: completed */
 	atomic64_t pull_ns;		/* dest: their total latency */
-	u64 handover_us;		/* source: fence to HANDOVER_ACK;
-					 * dest: first map frame to switch */
+	/* source: fence to HANDOVER_ACK; dest: first map frame to switch */
+	u64 handover_us;
 };
 
 /* Per-bio data of either role. */
@@ -223,9 +223,9 @@ long hm_link_ping(struct hm_dev *hd, unsigned int count);
 void hm_link_emit_status(struct hm_dev *hd, char *result, unsigned int maxlen,
 			 unsigned int *size);
 int hm_link_send(struct hm_dev *hd, u8 type, const void *payload, u32 len);
-int hm_link_send_buf(struct hm_dev *hd, u8 type, const void *head,
-		     u32 head_len, struct hm_buf *buf, unsigned int offset,
-		     unsigned int len);
+int hm_link_send_buf(struct hm_dev *hd, u64 generation, u8 type,
+		     const void *head, u32 head_len, struct hm_buf *buf,
+		     unsigned int offset, unsigned int len);
 void hm_link_set_error(struct hm_dev *hd, const char *error);
 int hm_buf_alloc_pages(struct hm_buf *buf);
 void hm_buf_free_pages(struct hm_buf *buf);
@@ -234,7 +234,7 @@ void hm_buf_free_pages(struct hm_buf *buf);
 int hm_pusher_create(struct hm_dev *hd, const char *dev_name);
 void hm_pusher_destroy(struct hm_dev *hd);
 void hm_pusher_kick(struct hm_dev *hd);
-void hm_push_link_up(struct hm_dev *hd);
+void hm_push_link_up(struct hm_dev *hd, u64 generation);
 void hm_push_link_down(struct hm_dev *hd);
 int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack);
 int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack);

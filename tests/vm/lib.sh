@@ -338,3 +338,11 @@ fio_bg() {
 now_ms() {
 	echo $(( $(date +%s%N) / 1000000 ))
 }
+
+# Between two hybridmig kernels no frame is ever refused: a lane lost to a
+# bad frame, MAC or sequence, or an unexpected ACK, is a bug.
+no_protocol_errors() {
+	local bad
+	bad=$(dmesg | grep -E "lost: bad_|not in flight|unsolicited" | head -n 3)
+	[ -z "$bad" ] || fail "protocol errors between the two kernels: $bad"
+}
