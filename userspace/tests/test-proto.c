@@ -59,18 +59,27 @@ static bool test_ok;
 #define OFF_SEQ		16
 
 #define MIB		(1U << 20)
-/* The largest DATA payload: its 16-byte head and 1 MiB of chunk data. */
+/*
+ * The largest DATA (and PULL_DATA) payload: its 16-byte head and 1 MiB of
+ * chunk data; HANDOVER_MAP's head is 16 bytes too, then 1 MiB of map.
+ */
 #define DATA_MAX	(16 + MIB)
+#define MAP_MAX		(16 + MIB)
+/* The last frame type; the model and the loops below use the number. */
+#define SPEC_TYPE_MAX	18
 
 static const unsigned int all_types[] = {
 	HM_FRAME_HELLO, HM_FRAME_CHALLENGE, HM_FRAME_RESPONSE, HM_FRAME_REJECT,
 	HM_FRAME_WELCOME, HM_FRAME_PING, HM_FRAME_PONG, HM_FRAME_SETUP,
-	HM_FRAME_SETUP_ACK, HM_FRAME_DATA, HM_FRAME_ACK,
+	HM_FRAME_SETUP_ACK, HM_FRAME_DATA, HM_FRAME_ACK, HM_FRAME_PULL,
+	HM_FRAME_PULL_DATA, HM_FRAME_HANDOVER_MAP, HM_FRAME_HANDOVER,
+	HM_FRAME_HANDOVER_ACK, HM_FRAME_COMPLETE, HM_FRAME_ABORT,
 };
 
 /*
  * The smallest payload of each type, as the spec gives it (not via
- * sizeof); 0 for an unknown type. Only DATA has a larger maximum.
+ * sizeof); 0 for an unknown type. Only DATA, PULL_DATA and HANDOVER_MAP
+ * have a larger maximum.
  */
 static uint32_t spec_len(unsigned int type)
 {
@@ -95,13 +104,31 @@ static uint32_t spec_len(unsigned int type)
 	case 10:	/* DATA */
 	case 11:	/* ACK */
 		return 16;
+	case 12:	/* PULL */
+		return 8;
+	case 13:	/* PULL_DATA */
+	case 14:	/* HANDOVER_MAP */
+		return 16;
+	case 15:	/* HANDOVER */
+	case 16:	/* HANDOVER_ACK */
+		return 8;
+	case 17:	/* COMPLETE */
+	case 18:	/* ABORT */
+		return 0;
 	}
 	return 0;
 }
 
 static uint32_t spec_max_len(unsigned int type)
 {
-	return type == 10 ? DATA_MAX : spec_len(type);
+	switch (type) {
+	case 10:	/* DATA */
+	case 13:	/* PULL_DATA */
+		return DATA_MAX;
+	case 14:	/* HANDOVER_MAP */
+		return MAP_MAX;
+	}
+	return spec_len(type);
 }
 
 static void put_be32(uint8_t *p, uint32_t v)
@@ -153,6 +180,10 @@ static void test_sizes(void)
 	CHECK_EQ(sizeof(struct hm_setup_ack), 8);
 	CHECK_EQ(sizeof(struct hm_data), 16);
 	CHECK_EQ(sizeof(struct hm_ack), 16);
+	CHECK_EQ(sizeof(struct hm_pull), 8);
+	CHECK_EQ(sizeof(struct hm_handover_map), 16);
+	CHECK_EQ(sizeof(struct hm_handover), 8);
+	CHECK_EQ(sizeof(struct hm_handover_ack), 8);
 }
 
 static void test_offsets(void)
@@ -186,7 +217,7 @@ static void test_offsets(void)
 	CHECK_EQ(offsetof(struct hm_setup, flags), 12);
 
 	CHECK_EQ(offsetof(struct hm_setup_ack, status), 0);
-	CHECK_EQ(offsetof(struct hm_setup_ack, reserved), 4);
+	CHECK_EQ(offsetof(struct hm_setup_ack, phase), 4);
 
 	CHECK_EQ(offsetof(struct hm_data, first_chunk), 0);
 	CHECK_EQ(offsetof(struct hm_data, nr_chunks), 8);
@@ -195,6 +226,17 @@ static void test_offsets(void)
 	CHECK_EQ(offsetof(struct hm_ack, first_chunk), 0);
 	CHECK_EQ(offsetof(struct hm_ack, nr_chunks), 8);
 	CHECK_EQ(offsetof(struct hm_ack, status), 12);
+
+	CHECK_EQ(offsetof(struct hm_pull, chunk), 0);
+
+	CHECK_EQ(offsetof(struct hm_handover_map, first_chunk), 0);
+	CHECK_EQ(offsetof(struct hm_handover_map, nr_chunks), 8);
+	CHECK_EQ(offsetof(struct hm_handover_map, flags), 12);
+
+	CHECK_EQ(offsetof(struct hm_handover, nr_missing), 0);
+
+	CHECK_EQ(offsetof(struct hm_handover_ack, status), 0);
+	CHECK_EQ(offsetof(struct hm_handover_ack, reserved), 4);
 }
 
 static void test_constants(void)
@@ -220,9 +262,25 @@ static void test_constants(void)
 	CHECK_EQ(HM_FRAME_SETUP_ACK, 9);
 	CHECK_EQ(HM_FRAME_DATA, 10);
 	CHECK_EQ(HM_FRAME_ACK, 11);
-	CHECK_EQ(HM_FRAME_TYPE_MAX, 11);
+	CHECK_EQ(HM_FRAME_PULL, 12);
+	CHECK_EQ(HM_FRAME_PULL_DATA, 13);
+	CHECK_EQ(HM_FRAME_HANDOVER_MAP, 14);
+	CHECK_EQ(HM_FRAME_HANDOVER, 15);
+	CHECK_EQ(HM_FRAME_HANDOVER_ACK, 16);
+	CHECK_EQ(HM_FRAME_COMPLETE, 17);
+	CHECK_EQ(HM_FRAME_ABORT, 18);
+	CHECK_EQ(HM_FRAME_TYPE_MAX, SPEC_TYPE_MAX);
 	CHECK_EQ(HM_SETUP_OK, 0);
 	CHECK_EQ(HM_SETUP_GEOMETRY, 1);
+	CHECK_EQ(HM_DEST_WAITING, 0);
+	CHECK_EQ(HM_DEST_POSTCOPY, 1);
+	CHECK_EQ(HM_DEST_COMPLETE, 2);
+	CHECK_EQ(HM_DEST_ABORTED, 3);
+	CHECK_EQ(HM_ACK_OK, 0);
+	CHECK_EQ(HM_ACK_FAILED, 1);
+	CHECK_EQ(HM_ACK_RETRY, 2);
+	CHECK_EQ(HM_HANDOVER_OK, 0);
+	CHECK_EQ(HM_HANDOVER_BAD_MAP, 1);
 	CHECK_EQ(HM_DATA_ZERO, 1);
 	CHECK_EQ(HM_REJECT_VERSION, 1);
 	CHECK_EQ(HM_REJECT_AUTH, 2);
@@ -301,6 +359,17 @@ static void test_payload_len(void)
 		 sizeof(struct hm_setup_ack));
 	CHECK_EQ(hm_frame_payload_len(HM_FRAME_DATA), sizeof(struct hm_data));
 	CHECK_EQ(hm_frame_payload_len(HM_FRAME_ACK), sizeof(struct hm_ack));
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_PULL), sizeof(struct hm_pull));
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_PULL_DATA),
+		 sizeof(struct hm_data));
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_HANDOVER_MAP),
+		 sizeof(struct hm_handover_map));
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_HANDOVER),
+		 sizeof(struct hm_handover));
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_HANDOVER_ACK),
+		 sizeof(struct hm_handover_ack));
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_COMPLETE), 0);
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_ABORT), 0);
 	for (unsigned int t = 0; t < 256; t++)
 		CHECK_EQ(hm_frame_payload_len(t), spec_len(t));
 }
@@ -312,13 +381,35 @@ static void test_max_payload_len(void)
 	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_DATA), 16 + (1 << 20));
 	/* Below the global cap, so the per-type bound is the binding one. */
 	CHECK(hm_frame_max_payload_len(HM_FRAME_DATA) < HM_MAX_PAYLOAD);
+	/* A pull reply is a DATA payload: the same bounds. */
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_PULL_DATA),
+		 hm_frame_max_payload_len(HM_FRAME_DATA));
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_HANDOVER_MAP),
+		 sizeof(struct hm_handover_map) + HM_MAX_DATA_PIECE);
+	CHECK(hm_frame_max_payload_len(HM_FRAME_HANDOVER_MAP) < HM_MAX_PAYLOAD);
+	/* Every fixed-size type: the largest payload is the smallest. */
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_PULL), 8);
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_HANDOVER), 8);
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_HANDOVER_ACK), 8);
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_COMPLETE), 0);
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_ABORT), 0);
 	for (unsigned int t = 0; t < 256; t++)
 		CHECK_EQ(hm_frame_max_payload_len(t), spec_max_len(t));
 }
 
-/* DATA and ACK on the bulk lane, every other session frame on control. */
+/*
+ * DATA and ACK on the bulk lane, every other session frame on control:
+ * pulls and their replies never wait behind bulk data.
+ */
 static void test_frame_lane(void)
 {
+	CHECK_EQ(hm_frame_lane(HM_FRAME_PULL), HM_LANE_CONTROL);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_PULL_DATA), HM_LANE_CONTROL);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_HANDOVER_MAP), HM_LANE_CONTROL);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_HANDOVER), HM_LANE_CONTROL);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_HANDOVER_ACK), HM_LANE_CONTROL);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_COMPLETE), HM_LANE_CONTROL);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_ABORT), HM_LANE_CONTROL);
 	CHECK_EQ(hm_frame_lane(HM_FRAME_SETUP), HM_LANE_CONTROL);
 	CHECK_EQ(hm_frame_lane(HM_FRAME_SETUP_ACK), HM_LANE_CONTROL);
 	CHECK_EQ(hm_frame_lane(HM_FRAME_DATA), HM_LANE_BULK);
@@ -343,6 +434,7 @@ static void test_payload_bytes(void)
 		0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00,
 	};
 	static const uint8_t want_ack[8] = { 0, 0, 0, 1, 0, 0, 0, 0 };
+	static const uint8_t want_ack_phase[8] = { 0, 0, 0, 0, 0, 0, 0, 3 };
 	static const uint8_t want_data[16] = {
 		0x00, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xfe,
 		0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x01,
@@ -354,6 +446,10 @@ static void test_payload_bytes(void)
 	};
 	struct hm_setup_ack sack = {
 		.status = cpu_to_be32(HM_SETUP_GEOMETRY),
+	};
+	struct hm_setup_ack sack_phase = {
+		.status = cpu_to_be32(HM_SETUP_OK),
+		.phase = cpu_to_be32(HM_DEST_ABORTED),
 	};
 	struct hm_data data = {
 		.first_chunk = cpu_to_be64(0x7ffffffeULL),
@@ -369,11 +465,98 @@ static void test_payload_bytes(void)
 
 	CHECK(!memcmp(&setup, want_setup, sizeof(want_setup)));
 	CHECK(!memcmp(&sack, want_ack, sizeof(want_ack)));
+	CHECK(!memcmp(&sack_phase, want_ack_phase, sizeof(want_ack_phase)));
 	CHECK(!memcmp(&data, want_data, sizeof(want_data)));
 	/* ACK: the same head as DATA, status in place of the flags. */
 	memcpy(b, &ack, sizeof(b));
 	CHECK(!memcmp(b, want_data, 12));
 	CHECK_EQ(get_be32(b + 12), 5);
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+/* PULL, HANDOVER_MAP, HANDOVER, HANDOVER_ACK: the spec's bytes. */
+static void test_postcopy_payload_bytes(void)
+{
+	static const uint8_t want_pull[8] = {
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+	};
+	static const uint8_t want_map[16] = {
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x08,
+		0x00, 0x7f, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+	};
+	static const uint8_t want_ho[8] = {
+		0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,
+	};
+	static const uint8_t want_hoack[8] = { 0, 0, 0, 1, 0, 0, 0, 0 };
+	struct hm_pull pull = { .chunk = cpu_to_be64(0x0102030405060708ULL) };
+	struct hm_handover_map map = {
+		.first_chunk = cpu_to_be64(0x800008ULL),
+		.nr_chunks = cpu_to_be32(0x7fffff),
+	};
+	struct hm_handover ho = { .nr_missing = cpu_to_be64(0x100000002ULL) };
+	struct hm_handover_ack hoack = {
+		.status = cpu_to_be32(HM_HANDOVER_BAD_MAP),
+	};
+	uint8_t b[16];
+
+	CHECK(!memcmp(&pull, want_pull, sizeof(want_pull)));
+	CHECK(!memcmp(&map, want_map, sizeof(want_map)));
+	CHECK(!memcmp(&ho, want_ho, sizeof(want_ho)));
+	CHECK(!memcmp(&hoack, want_hoack, sizeof(want_hoack)));
+	/* Read back through the raw bytes, not the struct. */
+	memcpy(b, &map, sizeof(map));
+	CHECK_EQ(get_be64(b), 0x800008);
+	CHECK_EQ(get_be32(b + 8), 0x7fffff);
+	memcpy(b, &ho, sizeof(ho));
+	CHECK_EQ(get_be64(b), 0x100000002LL);
+}
+
+/*
+ * The map's bit layout (Documentation/protocol.rst): bit i of byte j of a
+ * piece stands for chunk first_chunk + 8 * j + i, least significant bit
+ * first; a piece of nr chunks carries ceil(nr / 8) bytes. The encoder and
+ * decoder here are written from the spec; they must be inverse, put the
+ * right bit in the right byte, and at most 1 MiB of map fits a piece.
+ */
+static void map_encode(const bool *missing, uint64_t first, uint32_t nr,
+		       uint8_t *out)
+{
+	memset(out, 0, (nr + 7) / 8);
+	for (uint32_t k = 0; k < nr; k++)
+		if (missing[first + k])
+			out[k / 8] |= 1U << (k % 8);
+}
+
+static void test_handover_map_bits(void)
+{
+	enum { NR = 61 };	/* not a multiple of 8: the last byte is short */
+	bool missing[NR + 8] = { false }, back[NR + 8] = { false };
+	uint8_t bytes[16];
+
+	missing[8] = true;		/* byte 1 of a piece at 0, bit 0 */
+	missing[15] = true;		/* byte 1, bit 7 */
+	missing[17] = true;		/* byte 2, bit 1 */
+	missing[60] = true;		/* the last chunk: byte 7, bit 4 */
+	map_encode(missing, 0, NR, bytes);
+	CHECK_EQ(bytes[0], 0x00);
+	CHECK_EQ(bytes[1], 0x81);
+	CHECK_EQ(bytes[2], 0x02);
+	CHECK_EQ(bytes[7], 0x10);
+	for (uint32_t j = 0; j < (NR + 7) / 8; j++)
+		for (unsigned int i = 0; i < 8 && 8 * j + i < NR; i++)
+			back[8 * j + i] = bytes[j] >> i & 1;
+	CHECK(!memcmp(missing, back, sizeof(missing)));
+	/* A piece starting at chunk 8: byte 0 bit 0 is chunk 8. */
+	map_encode(missing, 8, 16, bytes);
+	CHECK_EQ(bytes[0], 0x81);
+	CHECK_EQ(bytes[1], 0x02);
+	/* The largest piece: 1 MiB of map, 8 Mi chunks, in one frame. */
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_HANDOVER_MAP) -
+		 sizeof(struct hm_handover_map), (8U << 20) / 8);
 }
 
 static void test_is_handshake(void)
@@ -481,11 +664,18 @@ static void test_bad_type(void)
 		raw_hdr(b, t, 1, 16, 0);
 		CHECK_EQ(check_raw(b, 1, 0), -EPROTO);
 	}
-	/* The first type after ACK, with lengths the new types have. */
-	raw_hdr(b, 12, 1, 16, 4);
+	/* The first type after ABORT, with lengths the known types have. */
+	raw_hdr(b, SPEC_TYPE_MAX + 1, 0, 0, 4);
+	CHECK_EQ(check_raw(b, 0, 4), -EPROTO);
+	raw_hdr(b, SPEC_TYPE_MAX + 1, 0, 8, 4);
+	CHECK_EQ(check_raw(b, 0, 4), -EPROTO);
+	raw_hdr(b, SPEC_TYPE_MAX + 1, 1, 16, 4);
 	CHECK_EQ(check_raw(b, 1, 4), -EPROTO);
-	raw_hdr(b, 12, 1, DATA_MAX, 4);
-	CHECK_EQ(check_raw(b, 1, 4), -EPROTO);
+	raw_hdr(b, SPEC_TYPE_MAX + 1, 0, DATA_MAX, 4);
+	CHECK_EQ(check_raw(b, 0, 4), -EPROTO);
+	/* The last known type is accepted. */
+	raw_hdr(b, SPEC_TYPE_MAX, 0, 0, 4);
+	CHECK_EQ(check_raw(b, 0, 4), 0);
 }
 
 static void test_bad_len(void)
@@ -567,6 +757,44 @@ static void test_push_len_bounds(void)
 		{ HM_FRAME_ACK, 17, -EMSGSIZE },
 		{ HM_FRAME_ACK, 16 + 4096, -EMSGSIZE },	/* no data in an ACK */
 		{ HM_FRAME_ACK, DATA_MAX, -EMSGSIZE },
+		/* PULL_DATA: a DATA payload, the same bounds. */
+		{ HM_FRAME_PULL_DATA, 0, -EMSGSIZE },
+		{ HM_FRAME_PULL_DATA, 15, -EMSGSIZE },
+		{ HM_FRAME_PULL_DATA, 16, 0 },		/* a ZERO chunk */
+		{ HM_FRAME_PULL_DATA, 16 + 512, 0 },
+		{ HM_FRAME_PULL_DATA, DATA_MAX, 0 },
+		{ HM_FRAME_PULL_DATA, DATA_MAX + 1, -EMSGSIZE },
+		{ HM_FRAME_PULL_DATA, HM_MAX_PAYLOAD, -EMSGSIZE },
+		/* HANDOVER_MAP: a 16-byte head, then up to 1 MiB of bits. */
+		{ HM_FRAME_HANDOVER_MAP, 0, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER_MAP, 15, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER_MAP, 16, 0 },
+		{ HM_FRAME_HANDOVER_MAP, 17, 0 },	/* up to 8 chunks */
+		{ HM_FRAME_HANDOVER_MAP, MAP_MAX - 1, 0 },
+		{ HM_FRAME_HANDOVER_MAP, MAP_MAX, 0 },
+		{ HM_FRAME_HANDOVER_MAP, MAP_MAX + 1, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER_MAP, HM_MAX_PAYLOAD, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER_MAP, 0xffffffffU, -EMSGSIZE },
+		/* The fixed-size post-copy frames: exactly their size. */
+		{ HM_FRAME_PULL, 0, -EMSGSIZE },
+		{ HM_FRAME_PULL, 7, -EMSGSIZE },
+		{ HM_FRAME_PULL, 8, 0 },
+		{ HM_FRAME_PULL, 9, -EMSGSIZE },
+		{ HM_FRAME_PULL, 16, -EMSGSIZE },	/* not a DATA head */
+		{ HM_FRAME_HANDOVER, 7, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER, 8, 0 },
+		{ HM_FRAME_HANDOVER, 9, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER, 16, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER_ACK, 0, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER_ACK, 7, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER_ACK, 8, 0 },
+		{ HM_FRAME_HANDOVER_ACK, 9, -EMSGSIZE },
+		{ HM_FRAME_COMPLETE, 0, 0 },
+		{ HM_FRAME_COMPLETE, 1, -EMSGSIZE },
+		{ HM_FRAME_COMPLETE, 8, -EMSGSIZE },
+		{ HM_FRAME_ABORT, 0, 0 },
+		{ HM_FRAME_ABORT, 1, -EMSGSIZE },
+		{ HM_FRAME_ABORT, 4, -EMSGSIZE },
 		/* The old fixed-size types did not get DATA's range. */
 		{ HM_FRAME_PING, 16, -EMSGSIZE },
 		{ HM_FRAME_PONG, DATA_MAX, -EMSGSIZE },
@@ -704,7 +932,8 @@ static int model_check(const uint8_t *b, unsigned int lane, uint64_t seq)
 		s = s << 8 | b[OFF_SEQ + i];
 	if (memcmp(b, "HMIG", 4) || b[OFF_VERSION] != 1 || b[OFF_FLAGS] ||
 	    b[OFF_RESERVED] || b[OFF_RESERVED + 1] || b[OFF_RESERVED + 2] ||
-	    b[OFF_RESERVED + 3] || b[OFF_LANE] != lane || type < 1 || type > 11)
+	    b[OFF_RESERVED + 3] || b[OFF_LANE] != lane || type < 1 ||
+	    type > SPEC_TYPE_MAX)
 		return -EPROTO;
 	if (len < spec_len(type) || len > spec_max_len(type))
 		return -EMSGSIZE;
@@ -717,7 +946,7 @@ static int model_check(const uint8_t *b, unsigned int lane, uint64_t seq)
 static unsigned int model_mismatches(unsigned int type, unsigned int lane)
 {
 	static const uint32_t lens[] = {
-		0, 4, 7, 8, 9, 15, 16, 17, 32, 40, 72, 4096 + 16, DATA_MAX,
+		0, 1, 4, 7, 8, 9, 15, 16, 17, 32, 40, 72, 4096 + 16, DATA_MAX,
 		DATA_MAX + 1, HM_MAX_PAYLOAD, 0xffffffffU,
 	};
 	static const uint64_t seqs[] = { 0, 1, 0x100000001ULL };
@@ -758,6 +987,10 @@ static const struct {
 	{ "hm_frame_lane: every type", test_frame_lane },
 	{ "payloads: SETUP, SETUP_ACK, DATA, ACK wire bytes",
 	  test_payload_bytes },
+	{ "payloads: PULL, HANDOVER_MAP, HANDOVER, HANDOVER_ACK wire bytes",
+	  test_postcopy_payload_bytes },
+	{ "HANDOVER_MAP: bit i of byte j is chunk first + 8j + i",
+	  test_handover_map_bits },
 	{ "hm_frame_is_handshake: every type", test_is_handshake },
 	{ "reject: bad magic", test_bad_magic },
 	{ "reject: bad version", test_bad_version },
@@ -766,7 +999,8 @@ static const struct {
 	{ "reject: wrong or unknown lane", test_bad_lane },
 	{ "reject: type 0 and types above max", test_bad_type },
 	{ "reject: wrong length for each type", test_bad_len },
-	{ "bounds: DATA 16..16+1MiB, SETUP 16, SETUP_ACK 8, ACK 16",
+	{ "bounds: DATA, PULL_DATA, HANDOVER_MAP 16..16+1MiB, SETUP 16, "
+	  "SETUP_ACK 8, ACK 16, PULL/HANDOVER/HANDOVER_ACK 8, COMPLETE/ABORT 0",
 	  test_push_len_bounds },
 	{ "reject: length above HM_MAX_PAYLOAD", test_len_over_max },
 	{ "reject: wrong seq (-EBADMSG)", test_bad_seq },
