@@ -165,15 +165,40 @@ static int hm_parse_transfer(const char **pos, struct hm_status *st)
 	return 0;
 }
 
+/*
+ * The post-copy fields, after the transfer fields; absent in the status
+ * of the push phase's target (27 fields, no handover).
+ */
+static int hm_parse_postcopy(const char **pos, struct hm_status *st)
+{
+	uint64_t *const nums[] = {
+		&st->handover_us, &st->pulls, &st->pull_avg_us,
+	};
+	const char *w;
+	size_t len;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(nums); i++) {
+		w = hm_next_word(pos, &len);
+		if (!w && !i)
+			return 0;
+		if (!w || hm_parse_u64(w, len, nums[i]))
+			return -EINVAL;
+	}
+	st->has_postcopy = true;
+	return 0;
+}
+
 /**
  * hm_status_parse() - parse the INFO status of a hybridmig target
  * @params: the status line, as returned by dm_get_next_target()
  * @out: filled in on success only
  *
  * The link fields may be missing (target 1.0), and so may the transfer
- * fields after them (target 1.0 and 1.1); a group that is there must be
- * complete. Fields after the transfer fields are ignored: later kernels
- * may append more.
+ * fields after them (target 1.0 and 1.1) and the post-copy fields after
+ * those (the 27 fields of the push phase's target); a group that is there
+ * must be complete. Fields after the post-copy fields are ignored: later
+ * kernels may append more.
  *
  * Return: 0, or -EINVAL if a field is missing or malformed.
  */
@@ -206,6 +231,8 @@ int hm_status_parse(const char *params, struct hm_status *out)
 			return -EINVAL;
 	}
 	if (hm_parse_link(&pos, &st) || hm_parse_transfer(&pos, &st))
+		return -EINVAL;
+	if (st.has_transfer && hm_parse_postcopy(&pos, &st))
 		return -EINVAL;
 
 	*out = st;
@@ -315,7 +342,19 @@ static int hm_json_add_bool(struct json_object *obj, const char *key, bool b)
 	return hm_json_add(obj, key, json_object_new_boolean(b));
 }
 
-/* The push phase's progress; NULL means out of memory. */
+/* A number, or null if the target does not report it. */
+static int hm_json_add_opt_u64(struct json_object *obj, const char *key,
+			       bool known, uint64_t v)
+{
+	if (known)
+		return hm_json_add_u64(obj, key, v);
+	return json_object_object_add(obj, key, NULL) ? -ENOMEM : 0;
+}
+
+/*
+ * The transfer's progress: the push phase, then handover and post-copy
+ * (null for a target without them); NULL means out of memory.
+ */
 static struct json_object *hm_transfer_to_json(const struct hm_status *st)
 {
 	const struct {
@@ -332,6 +371,14 @@ static struct json_object *hm_transfer_to_json(const struct hm_status *st)
 		{ "deferred_chunks", st->deferred_chunks },
 		{ "bandwidth_kib_s", st->bandwidth_kib_s },
 	};
+	const struct {
+		const char *key;
+		uint64_t val;
+	} postcopy[] = {
+		{ "handover_us", st->handover_us },
+		{ "pulls", st->pulls },
+		{ "pull_avg_us", st->pull_avg_us },
+	};
 	struct json_object *obj = json_object_new_object();
 	size_t i;
 
@@ -342,6 +389,10 @@ static struct json_object *hm_transfer_to_json(const struct hm_status *st)
 		goto fail;
 	for (i = 0; i < ARRAY_SIZE(nums); i++)
 		if (hm_json_add_u64(obj, nums[i].key, nums[i].val))
+			goto fail;
+	for (i = 0; i < ARRAY_SIZE(postcopy); i++)
+		if (hm_json_add_opt_u64(obj, postcopy[i].key, st->has_postcopy,
+					postcopy[i].val))
 			goto fail;
 	return obj;
 

@@ -29,13 +29,21 @@ struct json_object;
  *    <rx_bytes> <tx_frames> <rx_frames>
  *    [<policy> <ready> <inflight_chunks> <sent_chunks> <zero_chunks>
  *     <acked_chunks> <data_bytes> <rate> <dirty_rate> <deferred_chunks>
- *     <bandwidth> [<more fields>...]]]
+ *     <bandwidth>
+ *     [<handover_us> <pulls> <pull_avg_us> [<more fields>...]]]]
  *
  * A status without the link fields (target 1.0.0) reads as link state
  * "none"; "-" in address or last_error reads as an empty string. A status
  * without the transfer fields (target 1.1.0, no push phase) has
  * has_transfer false and every transfer field 0; "-" as the policy (a
- * destination's) reads as an empty string. Each group is all or nothing.
+ * destination's) reads as an empty string. A status without the
+ * post-copy fields (27 fields: the push phase only, no handover) has
+ * has_postcopy false and those three fields 0. Each group is all or
+ * nothing.
+ *
+ * Phases: a source is tracking, handover, postcopy or complete; a
+ * destination waiting, postcopy, complete or aborted. Any other word is
+ * accepted as is (a later target may add phases).
  */
 struct hm_status {
 	char role[HM_STATUS_WORD_MAX + 1];
@@ -68,6 +76,12 @@ struct hm_status {
 	uint64_t dirty_rate_chunks_s;	/* chunks newly dirtied per second */
 	uint64_t deferred_chunks;
 	uint64_t bandwidth_kib_s;	/* push limit; 0: none */
+
+	bool has_postcopy;		/* fields 28-30 are there */
+	/* source: fence to HANDOVER_ACK; dest: first map frame to switch */
+	uint64_t handover_us;
+	uint64_t pulls;			/* source: served; dest: completed */
+	uint64_t pull_avg_us;		/* dest: mean pull latency; source: 0 */
 };
 
 int hm_status_parse(const char *params, struct hm_status *out);

@@ -122,7 +122,9 @@ static void hm_status_usage(FILE *f)
 	      "Columns:\n"
 	      "  NAME     device-mapper name\n"
 	      "  ROLE     migration role (source or dest)\n"
-	      "  PHASE    migration phase (source: tracking; dest: waiting)\n"
+	      "  PHASE    migration phase; source: tracking, handover,\n"
+	      "           postcopy or complete; dest: waiting, postcopy,\n"
+	      "           complete or aborted\n"
 	      "  CHUNK    chunk size: B, K (KiB), M (MiB), G (GiB) ...\n"
 	      "  CHUNKS   number of chunks\n"
 	      "  DIRTY    source: dirty chunks, still to be copied;\n"
@@ -138,6 +140,9 @@ static void hm_status_usage(FILE *f)
 	      "  RATE     acknowledged chunk data per second, over ~1 s\n"
 	      "           (POLICY to RATE are - for a target without a push\n"
 	      "           phase)\n"
+	      "  PULLS    chunks pulled on demand after handover; source:\n"
+	      "           served, dest: completed (- for a target without\n"
+	      "           post-copy)\n"
 	      "  LINK     connection to the peer: none, connecting, listening,\n"
 	      "           connected or retrying, then \":<last error>\" if any\n"
 	      "\n"
@@ -241,7 +246,8 @@ static int hm_collect_all(struct hm_devices *devs)
 enum hm_col {
 	HM_COL_NAME, HM_COL_ROLE, HM_COL_PHASE, HM_COL_CHUNK, HM_COL_CHUNKS,
 	HM_COL_DIRTY, HM_COL_DIRTY_PCT, HM_COL_HOT, HM_COL_WRITES,
-	HM_COL_POLICY, HM_COL_READY, HM_COL_ACKED, HM_COL_RATE, HM_COL_LINK,
+	HM_COL_POLICY, HM_COL_READY, HM_COL_ACKED, HM_COL_RATE, HM_COL_PULLS,
+	HM_COL_LINK,
 	HM_NR_COLS
 };
 
@@ -262,6 +268,7 @@ static const struct {
 	[HM_COL_READY]		= { "READY", false },
 	[HM_COL_ACKED]		= { "ACKED", true },
 	[HM_COL_RATE]		= { "RATE", true },
+	[HM_COL_PULLS]		= { "PULLS", true },
 	[HM_COL_LINK]		= { "LINK", false },
 };
 
@@ -359,6 +366,10 @@ static void hm_format_row(const struct hm_device *dev, struct hm_row *row)
 		strcpy(cell[HM_COL_ACKED], "-");
 		strcpy(cell[HM_COL_RATE], "-");
 	}
+	if (st->has_postcopy)
+		hm_format_u64(cell[HM_COL_PULLS], HM_CELL_MAX, st->pulls);
+	else
+		strcpy(cell[HM_COL_PULLS], "-");
 	/* The link state, and why it last went down ("retrying:timeout"). */
 	snprintf(cell[HM_COL_LINK], HM_CELL_MAX, "%s%s%s", st->link_state,
 		 *st->link_error ? ":" : "", st->link_error);

@@ -17,16 +17,21 @@ passed=0
 failed=0
 
 # vm2 and vm2-dst are a source pushing (hybrid) and its destination, with
-# the 27 fields of target 1.2; vm1 (precopy, converged, bandwidth limit) has
-# two fields more than this version knows; old has the 16 fields of target
-# 1.1 (no transfer fields) and multi the 8 of target 1.0, after a linear
-# target; empty has no table.
+# the 27 fields of the push phase's target (no post-copy fields); vm3 and
+# vm3-dst, real lines of the post-copy VM test, a migration (postcopy
+# policy) complete after 288 pulls and a link cut, with the 30 fields of
+# this version; vm1 (precopy, converged, bandwidth limit) has two fields
+# more than this version knows; old has the 16 fields of target 1.1 (no
+# transfer fields) and multi the 8 of target 1.0, after a linear target;
+# empty has no table.
 DEVS='vm2|hybridmig|204800|source tracking 128 1600 1200 3 4 77 connected 192.0.2.2:7000 0 - 78774272 41280 1240 1230 hybrid 0 16 416 16 400 26214400 51200 12 3 0'
 DEVS+=';lin|linear|100|7:0 0'
-DEVS+=';vm1|hybridmig|300|source tracking 128 3 3 0 4 1 connected 192.0.2.2:7000 2 - 10 20 3 4 precopy 1 0 0 0 0 0 0 0 0 10240 9 9'
+DEVS+=';vm1|hybridmig|300|source tracking 128 3 3 0 4 1 connected 192.0.2.2:7000 2 - 10 20 3 4 precopy 1 0 0 0 0 0 0 0 0 10240 0 0 0 9 9'
 DEVS+=';empty'
 DEVS+=';multi|linear|100|7:0 0|hybridmig|2048|source tracking 8 256 1 1 4 5'
 DEVS+=';vm2-dst|hybridmig|204800|dest waiting 128 1600 1200 0 4 0 connected 192.0.2.2:7000 0 - 41280 78774272 1230 1240 - 1 0 400 16 400 26214400 1153434 0 0 0'
+DEVS+=';vm3|hybridmig|98304|source complete 64 1536 0 0 4 0 connected 192.0.2.2:7000 1 connection_reset 59794768 26704 360 404 postcopy 0 0 1536 0 1536 50331648 13647 0 0 0 10074 288 0'
+DEVS+=';vm3-dst|hybridmig|98304|dest complete 64 1536 0 0 4 0 connected 192.0.2.2:7000 1 peer_closed 26704 59794768 404 360 - 1 0 1824 0 1536 59768832 393 0 0 0 603 288 48363'
 DEVS+=';old|hybridmig|2048|source tracking 8 256 256 0 4 0 retrying 192.0.2.2:7000 0 connection_refused 0 0 0 0'
 
 # run ARGS...: run the command with the current HM_FAKE_DM*.
@@ -103,17 +108,19 @@ test_output()
 
 	run status
 	expect "table of all hybridmig devices, sorted" 0 \
-"NAME     ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY   READY  ACKED     RATE  LINK
-multi    source  tracking     4K     256      1     0.4    1       5  -        -          -        -  none
-old      source  tracking     4K     256    256   100.0    0       0  -        -          -        -  retrying:connection_refused
-vm1      source  tracking    64K       3      3   100.0    0       1  precopy  yes        0        0  connected
-vm2      source  tracking    64K    1600   1200    75.0    3      77  hybrid   no       400  50.0M/s  connected
-vm2-dst  dest    waiting     64K    1600   1200    75.0    0       0  -        yes      400   1.1G/s  connected" ""
+"NAME     ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY    READY  ACKED     RATE  PULLS  LINK
+multi    source  tracking     4K     256      1     0.4    1       5  -         -          -        -      -  none
+old      source  tracking     4K     256    256   100.0    0       0  -         -          -        -      -  retrying:connection_refused
+vm1      source  tracking    64K       3      3   100.0    0       1  precopy   yes        0        0      0  connected
+vm2      source  tracking    64K    1600   1200    75.0    3      77  hybrid    no       400  50.0M/s      -  connected
+vm2-dst  dest    waiting     64K    1600   1200    75.0    0       0  -         yes      400   1.1G/s      -  connected
+vm3      source  complete    32K    1536      0     0.0    0       0  postcopy  no      1536  13.3M/s    288  connected:connection_reset
+vm3-dst  dest    complete    32K    1536      0     0.0    0       0  -         yes     1536   393K/s    288  connected:peer_closed" ""
 
 	run status vm2
 	expect "table of one device" 0 \
-"NAME  ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY  READY  ACKED     RATE  LINK
-vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no       400  50.0M/s  connected" ""
+"NAME  ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY  READY  ACKED     RATE  PULLS  LINK
+vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no       400  50.0M/s      -  connected" ""
 
 	run status /dev/mapper/vm1 --json
 	expect "json of one device given by path, size-capped dirty_bytes" 0 \
@@ -153,14 +160,17 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "rate_kib_s": 0,
         "dirty_rate_chunks_s": 0,
         "deferred_chunks": 0,
-        "bandwidth_kib_s": 10240
+        "bandwidth_kib_s": 10240,
+        "handover_us": 0,
+        "pulls": 0,
+        "pull_avg_us": 0
       }
     }
   ]
 }' ""
 
 	run status vm2-dst --json
-	expect "json of a destination: policy null, ready true" 0 \
+	expect "json of a destination (27 fields): policy null, ready true, post-copy fields null" 0 \
 '{
   "devices": [
     {
@@ -197,11 +207,65 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "rate_kib_s": 1153434,
         "dirty_rate_chunks_s": 0,
         "deferred_chunks": 0,
-        "bandwidth_kib_s": 0
+        "bandwidth_kib_s": 0,
+        "handover_us": null,
+        "pulls": null,
+        "pull_avg_us": null
       }
     }
   ]
 }' ""
+
+	run status vm3 --json
+	expect "json of a source after post-copy: handover, pulls served" 0 \
+'{
+  "devices": [
+    {
+      "name": "vm3",
+      "role": "source",
+      "phase": "complete",
+      "chunk_sectors": 64,
+      "chunk_bytes": 32768,
+      "total_chunks": 1536,
+      "dirty_chunks": 0,
+      "dirty_bytes": 0,
+      "hot_chunks": 0,
+      "hot_threshold": 4,
+      "write_bios": 0,
+      "size_bytes": 50331648,
+      "link": {
+        "state": "connected",
+        "address": "192.0.2.2:7000",
+        "last_error": "connection_reset",
+        "reconnects": 1,
+        "tx_bytes": 59794768,
+        "rx_bytes": 26704,
+        "tx_frames": 360,
+        "rx_frames": 404
+      },
+      "transfer": {
+        "policy": "postcopy",
+        "ready": false,
+        "inflight_chunks": 0,
+        "sent_chunks": 1536,
+        "zero_chunks": 0,
+        "acked_chunks": 1536,
+        "data_bytes": 50331648,
+        "rate_kib_s": 13647,
+        "dirty_rate_chunks_s": 0,
+        "deferred_chunks": 0,
+        "bandwidth_kib_s": 0,
+        "handover_us": 10074,
+        "pulls": 288,
+        "pull_avg_us": 0
+      }
+    }
+  ]
+}' ""
+
+	run status vm3-dst --json
+	expect_grep "json of a destination after post-copy: pull latency" 0 \
+		'^        "pull_avg_us": 48363$'
 
 	run status old --json
 	expect_grep "json of a target without transfer fields: null" 0 \
@@ -210,8 +274,8 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
 	run status --json
 	expect_grep "json of all devices" 0 '"name": "vm2"'
 	local ok=0
-	[ "$(grep -c '"name"' "$tmp/out")" = 5 ] && ok=1
-	result $ok "json of all devices has the 5 hybridmig ones, no other"
+	[ "$(grep -c '"name"' "$tmp/out")" = 7 ] && ok=1
+	result $ok "json of all devices has the 7 hybridmig ones, no other"
 
 	run --json status
 	expect "--json is an option of status" 1 "" \
@@ -283,6 +347,27 @@ test_bad_status()
 	run status bad --json
 	expect "status with ready neither 0 nor 1" 6 "" \
 		"hybridmigctl: error: cannot parse status of bad"
+
+	local xfer='hybrid 0 1 2 3 4 5 6 7 8 9'
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|source postcopy 128 1 1 0 4 0 $link $xfer 10"
+	run status bad
+	expect "status with 28 fields (two post-copy fields missing)" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
+
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|source postcopy 128 1 1 0 4 0 $link $xfer 10 11"
+	run status bad
+	expect "status with 29 fields (one post-copy field missing)" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
+
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|dest postcopy 128 1 1 0 4 0 $link $xfer 10 -1 12"
+	run status bad --json
+	expect "status with a negative pull count" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
+
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|dest postcopy 128 1 1 0 4 0 $link $xfer 10 11 18446744073709551616"
+	run status bad --json
+	expect "status with pull_avg_us above 2^64-1" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
 }
 
 test_dm_failures()
@@ -347,6 +432,8 @@ test_usage()
 	run status --help
 	expect_grep "status --help" 0 '^Usage: hybridmigctl status \[NAME\] \[--json\]'
 	expect_grep "status --help explains the transfer columns" 0 '^  READY    '
+	expect_grep "status --help explains PULLS" 0 '^  PULLS    '
+	expect_grep "status --help names the post-copy phases" 0 'complete or aborted$'
 
 	run --version
 	expect_grep "--version" 0 '^hybridmigctl [0-9][0-9.]*$'

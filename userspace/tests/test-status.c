@@ -33,6 +33,26 @@
 #define DEST_LINE	"dest waiting 128 4096 1200 0 4 0 " \
 			"connected 192.0.2.2:7000 0 - 93440 190893056 2920 2944 " \
 			"- 1 0 2896 100 2896 184287232 51200 0 0 0"
+/* The post-copy fields, 28 to 30. */
+#define POSTCOPY	"603 288 48363"
+
+/*
+ * Real lines of this version (30 fields), from the post-copy VM test: a
+ * migration with the postcopy policy, complete after 288 pulls and a cut
+ * link, on the source and on the destination.
+ */
+#define SOURCE_DONE_LINE "source complete 64 1536 0 0 4 0 " \
+			"connected 192.0.2.2:7000 1 connection_reset 59794768 " \
+			"26704 360 404 postcopy 0 0 1536 0 1536 50331648 13647 " \
+			"0 0 0 10074 288 0"
+#define DEST_DONE_LINE	"dest complete 64 1536 0 0 4 0 " \
+			"connected 192.0.2.2:7000 1 peer_closed 26704 59794768 " \
+			"404 360 - 1 0 1824 0 1536 59768832 393 0 0 0 603 288 " \
+			"48363"
+/* And a source in the push phase, 128 chunks hot, before the handover. */
+#define SOURCE_HOT_LINE	"source tracking 128 512 128 128 4 11454 " \
+			"connected 192.0.2.2:7000 0 - 22682360 6960 97 97 " \
+			"hybrid 1 0 602 256 602 22675456 0 0 128 0 0 0 0"
 #define U64_MAX_STR	"18446744073709551615"
 
 static bool test_ok;
@@ -78,15 +98,18 @@ static void test_extra_fields(void)
 {
 	struct hm_status st;
 
-	CHECK(hm_status_parse(EXAMPLE " " LINK " " TRANSFER " 42 future-word 7",
-			      &st) == 0);
+	CHECK(hm_status_parse(EXAMPLE " " LINK " " TRANSFER " " POSTCOPY
+			      " 42 future-word 7", &st) == 0);
 	CHECK(st.hot_threshold == 4);
 	CHECK(st.write_bios == 0);
 	CHECK(st.rx_frames == 8);
 	CHECK(st.has_transfer && st.bandwidth_kib_s == 0);
+	CHECK(st.has_postcopy && st.pull_avg_us == 48363);
 
 	/* After the link fields come the transfer fields, not just anything. */
 	CHECK(parse_fails(EXAMPLE " " LINK " 42 future-word 7"));
+	/* Nor after the transfer fields: the post-copy ones are numbers. */
+	CHECK(parse_fails(EXAMPLE " " LINK " " TRANSFER " 42 future-word 7"));
 }
 
 static void test_link_fields(void)
@@ -232,6 +255,113 @@ static void test_transfer_bad(void)
 	}
 	/* The same fields, well-formed, pass: the failures above are real. */
 	snprintf(line, sizeof(line), "%s %s %s", EXAMPLE, LINK, TRANSFER);
+	CHECK(!parse_fails(line));
+}
+
+/* Fields 28-30 on real lines, source and destination. */
+static void test_postcopy_fields(void)
+{
+	struct hm_status st;
+
+	memset(&st, 0xa5, sizeof(st));
+	CHECK(hm_status_parse(SOURCE_DONE_LINE, &st) == 0);
+	CHECK(!strcmp(st.role, "source") && !strcmp(st.phase, "complete"));
+	CHECK(!strcmp(st.policy, "postcopy"));
+	CHECK(st.bandwidth_kib_s == 0);
+	CHECK(st.has_postcopy);
+	CHECK(st.handover_us == 10074);
+	CHECK(st.pulls == 288);
+	CHECK(st.pull_avg_us == 0);
+	CHECK(!strcmp(st.link_error, "connection_reset"));
+
+	CHECK(hm_status_parse(DEST_DONE_LINE, &st) == 0);
+	CHECK(!strcmp(st.role, "dest") && !strcmp(st.phase, "complete"));
+	CHECK(st.sent_chunks == 1824 && st.acked_chunks == 1536);
+	CHECK(st.has_postcopy);
+	CHECK(st.handover_us == 603);
+	CHECK(st.pulls == 288);
+	CHECK(st.pull_avg_us == 48363);
+
+	/* Before handover: all three 0, but there. */
+	CHECK(hm_status_parse(SOURCE_HOT_LINE, &st) == 0);
+	CHECK(st.has_postcopy && st.deferred_chunks == 128);
+	CHECK(!st.handover_us && !st.pulls && !st.pull_avg_us);
+
+	/* Up to u64 max. */
+	CHECK(hm_status_parse(EXAMPLE " " LINK " " TRANSFER " " U64_MAX_STR " "
+			      U64_MAX_STR " " U64_MAX_STR, &st) == 0);
+	CHECK(st.handover_us == UINT64_MAX && st.pulls == UINT64_MAX &&
+	      st.pull_avg_us == UINT64_MAX);
+}
+
+/* Every phase name of either role, and any future word, read as is. */
+static void test_phases(void)
+{
+	static const char *const lines[][2] = {
+		{ "source", "tracking" }, { "source", "handover" },
+		{ "source", "postcopy" }, { "source", "complete" },
+		{ "dest", "waiting" }, { "dest", "postcopy" },
+		{ "dest", "complete" }, { "dest", "aborted" },
+		{ "dest", "some-future_phase" },
+	};
+	struct hm_status st;
+	char line[256];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(lines); i++) {
+		snprintf(line, sizeof(line), "%s %s 128 4 1 0 4 0 %s %s %s",
+			 lines[i][0], lines[i][1], LINK, TRANSFER, POSTCOPY);
+		CHECK(hm_status_parse(line, &st) == 0);
+		CHECK(!strcmp(st.role, lines[i][0]));
+		CHECK(!strcmp(st.phase, lines[i][1]));
+	}
+	CHECK(parse_fails("source hand/over 128 4 1 0 4 0"));
+	CHECK(parse_fails("source post.copy 128 4 1 0 4 0"));
+}
+
+/* The 27 fields of the push phase's target: no post-copy fields. */
+static void test_postcopy_absent(void)
+{
+	struct hm_status st;
+
+	memset(&st, 0xa5, sizeof(st));
+	CHECK(hm_status_parse(SOURCE_LINE, &st) == 0);
+	CHECK(st.has_transfer && !st.has_postcopy);
+	CHECK(!st.handover_us && !st.pulls && !st.pull_avg_us);
+	CHECK(st.bandwidth_kib_s == 0 && st.deferred_chunks == 3);
+	/* Nor with no transfer fields at all. */
+	memset(&st, 0xa5, sizeof(st));
+	CHECK(hm_status_parse(EXAMPLE " " LINK, &st) == 0);
+	CHECK(!st.has_transfer && !st.has_postcopy && !st.pulls);
+}
+
+static void test_postcopy_bad(void)
+{
+	/* All three or none. */
+	static const char *const bad[] = {
+		"603",
+		"603 288",
+		"x 288 48363",
+		"603 - 48363",
+		"603 288 -1",
+		"-603 288 48363",
+		"603 288 48363.0",
+		"603 0x120 48363",
+		"603 288 18446744073709551616",
+		"18446744073709551616 288 48363",
+	};
+	char line[256];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(line, sizeof(line), "%s %s %s %s", EXAMPLE, LINK,
+			 TRANSFER, bad[i]);
+		CHECK(parse_fails(line));
+		if (!parse_fails(line))
+			printf("    accepted: %s\n", bad[i]);
+	}
+	snprintf(line, sizeof(line), "%s %s %s %s", EXAMPLE, LINK, TRANSFER,
+		 POSTCOPY);
 	CHECK(!parse_fails(line));
 }
 
@@ -398,7 +528,8 @@ static void test_json(void)
 static const char *const transfer_keys[] = {
 	"policy", "ready", "inflight_chunks", "sent_chunks", "zero_chunks",
 	"acked_chunks", "data_bytes", "rate_kib_s", "dirty_rate_chunks_s",
-	"deferred_chunks", "bandwidth_kib_s",
+	"deferred_chunks", "bandwidth_kib_s", "handover_us", "pulls",
+	"pull_avg_us",
 };
 
 static void test_json_transfer(void)
@@ -442,6 +573,40 @@ static void test_json_transfer(void)
 	CHECK(json_int_is(tr, "dirty_rate_chunks_s", 12));
 	CHECK(json_int_is(tr, "deferred_chunks", 3));
 	CHECK(json_int_is(tr, "bandwidth_kib_s", 0));
+	/* A 27-field status: the post-copy keys are there, null. */
+	CHECK(json_null_is(tr, "handover_us"));
+	CHECK(json_null_is(tr, "pulls"));
+	CHECK(json_null_is(tr, "pull_avg_us"));
+	json_object_put(obj);
+
+	/* After post-copy, on the source: numbers. */
+	CHECK(hm_status_parse(SOURCE_DONE_LINE, &st) == 0);
+	obj = hm_status_to_json("vm3", &st, 98304);
+	CHECK(obj);
+	if (!obj)
+		return;
+	CHECK(json_object_object_length(obj) == 14);
+	CHECK(json_str_is(obj, "phase", "complete"));
+	CHECK(json_int_is(obj, "dirty_chunks", 0));
+	CHECK(json_object_object_get_ex(obj, "transfer", &tr));
+	CHECK(json_object_object_length(tr) == (int)ARRAY_SIZE(transfer_keys));
+	CHECK(json_str_is(tr, "policy", "postcopy"));
+	CHECK(json_int_is(tr, "handover_us", 10074));
+	CHECK(json_int_is(tr, "pulls", 288));
+	CHECK(json_int_is(tr, "pull_avg_us", 0));
+	json_object_put(obj);
+
+	/* And on the destination. */
+	CHECK(hm_status_parse(DEST_DONE_LINE, &st) == 0);
+	obj = hm_status_to_json("vm3-dst", &st, 98304);
+	CHECK(obj);
+	if (!obj)
+		return;
+	CHECK(json_object_object_get_ex(obj, "transfer", &tr));
+	CHECK(json_null_is(tr, "policy"));
+	CHECK(json_int_is(tr, "handover_us", 603));
+	CHECK(json_int_is(tr, "pulls", 288));
+	CHECK(json_int_is(tr, "pull_avg_us", 48363));
 	json_object_put(obj);
 
 	/* The destination: no policy (null), ready. */
@@ -510,6 +675,12 @@ static const struct {
 	{ "parse: partial or malformed transfer fields rejected",
 	  test_transfer_bad },
 	{ "parse: transfer counters up to u64 max", test_transfer_u64_max },
+	{ "parse: post-copy fields 28-30 (real lines)", test_postcopy_fields },
+	{ "parse: every phase name", test_phases },
+	{ "parse: no post-copy fields (27-field target)",
+	  test_postcopy_absent },
+	{ "parse: partial or malformed post-copy fields rejected",
+	  test_postcopy_bad },
 	{ "parse: too few fields rejected", test_too_few_fields },
 	{ "parse: non-numeric field rejected", test_non_numeric },
 	{ "parse: u64 max accepted, overflow rejected", test_u64_max },
