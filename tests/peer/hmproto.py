@@ -42,12 +42,22 @@ SETUP = 8       # source -> dest, control lane: the geometry
 SETUP_ACK = 9   # dest -> source, control lane
 DATA = 10       # source -> dest, bulk lane: a run of chunks
 ACK = 11        # dest -> source, bulk lane: a run is written
-TYPE_MAX = ACK
+PULL = 12       # dest -> source, control lane: send me a chunk
+PULL_DATA = 13  # source -> dest, control lane: the chunk (a DATA payload)
+HANDOVER_MAP = 14  # source -> dest, control lane: part of the missing set
+HANDOVER = 15   # source -> dest, control lane: the map is complete
+HANDOVER_ACK = 16  # dest -> source, control lane
+COMPLETE = 17   # dest -> source, control lane: every chunk is here
+ABORT = 18      # source -> dest, control lane; echoed back as the answer
+TYPE_MAX = ABORT
 
 TYPE_NAMES = {HELLO: "HELLO", CHALLENGE: "CHALLENGE", RESPONSE: "RESPONSE",
               REJECT: "REJECT", WELCOME: "WELCOME", PING: "PING",
               PONG: "PONG", SETUP: "SETUP", SETUP_ACK: "SETUP_ACK",
-              DATA: "DATA", ACK: "ACK"}
+              DATA: "DATA", ACK: "ACK", PULL: "PULL",
+              PULL_DATA: "PULL_DATA", HANDOVER_MAP: "HANDOVER_MAP",
+              HANDOVER: "HANDOVER", HANDOVER_ACK: "HANDOVER_ACK",
+              COMPLETE: "COMPLETE", ABORT: "ABORT"}
 
 REJECT_VERSION = 1
 REJECT_AUTH = 2
@@ -61,6 +71,24 @@ SETUP_OK = 0
 SETUP_GEOMETRY = 1  # target length or chunk size differ
 
 SETUP_STATUS_NAMES = {SETUP_OK: "ok", SETUP_GEOMETRY: "geometry mismatch"}
+
+# The destination's phase, in SETUP_ACK (enum hm_dest_phase).
+DEST_WAITING = 0    # before handover
+DEST_POSTCOPY = 1   # handed over: the VM runs on the destination
+DEST_COMPLETE = 2   # holds every chunk
+DEST_ABORTED = 3    # the source aborted the migration
+
+DEST_PHASE_NAMES = {DEST_WAITING: "waiting", DEST_POSTCOPY: "postcopy",
+                    DEST_COMPLETE: "complete", DEST_ABORTED: "aborted"}
+
+# ACK status (enum hm_ack_status).
+ACK_OK = 0      # written (or the destination has newer data)
+ACK_FAILED = 1  # the write failed: push it again
+ACK_RETRY = 2   # busy with a pull of it: push it again
+
+# HANDOVER_ACK status (enum hm_handover_status).
+HANDOVER_OK = 0
+HANDOVER_BAD_MAP = 1  # the map's set bits differ from HANDOVER's count
 
 DATA_ZERO = 0x1  # the chunks are all zeroes: no data follows
 
@@ -82,21 +110,32 @@ CHALLENGE_FMT = struct.Struct(">HHI32s32s")  # 72
 REJECT_FMT = struct.Struct(">I")  # 4
 PING_FMT = struct.Struct(">Q")  # 8
 SETUP_FMT = struct.Struct(">QII")  # 16: target_sectors chunk_sectors flags
-SETUP_ACK_FMT = struct.Struct(">II")  # 8: status reserved
+SETUP_ACK_FMT = struct.Struct(">II")  # 8: status phase
 DATA_FMT = struct.Struct(">QII")  # 16: first_chunk nr_chunks flags, data
 ACK_FMT = struct.Struct(">QII")  # 16: first_chunk nr_chunks status
+PULL_FMT = struct.Struct(">Q")  # 8: chunk
+MAP_FMT = struct.Struct(">QII")  # 16: first_chunk nr_chunks flags, bits
+HANDOVER_FMT = struct.Struct(">Q")  # 8: nr_missing
+HANDOVER_ACK_FMT = struct.Struct(">II")  # 8: status reserved
 
 SECTOR = 512
 
-# The smallest payload of each type (hm_frame_payload_len()); only DATA
-# may be longer (hm_frame_max_payload_len()).
+# The smallest payload of each type (hm_frame_payload_len()); only DATA,
+# PULL_DATA and HANDOVER_MAP may be longer (hm_frame_max_payload_len()).
 PAYLOAD_LEN = {HELLO: HELLO_FMT.size, CHALLENGE: CHALLENGE_FMT.size,
                RESPONSE: MAC_LEN, REJECT: REJECT_FMT.size, WELCOME: 0,
                PING: PING_FMT.size, PONG: PING_FMT.size,
                SETUP: SETUP_FMT.size, SETUP_ACK: SETUP_ACK_FMT.size,
-               DATA: DATA_FMT.size, ACK: ACK_FMT.size}
+               DATA: DATA_FMT.size, ACK: ACK_FMT.size,
+               PULL: PULL_FMT.size, PULL_DATA: DATA_FMT.size,
+               HANDOVER_MAP: MAP_FMT.size, HANDOVER: HANDOVER_FMT.size,
+               HANDOVER_ACK: HANDOVER_ACK_FMT.size, COMPLETE: 0, ABORT: 0}
 MAX_PAYLOAD_LEN = dict(PAYLOAD_LEN)
 MAX_PAYLOAD_LEN[DATA] = DATA_FMT.size + MAX_DATA_PIECE
+MAX_PAYLOAD_LEN[PULL_DATA] = DATA_FMT.size + MAX_DATA_PIECE
+MAX_PAYLOAD_LEN[HANDOVER_MAP] = MAP_FMT.size + MAX_DATA_PIECE
+# The most chunks one HANDOVER_MAP piece covers: 1 MiB of bits.
+MAP_PIECE_CHUNKS = MAX_DATA_PIECE * 8
 
 Header = collections.namedtuple(
     "Header", "magic version type lane flags len reserved seq")
@@ -129,14 +168,24 @@ def payload_len(ftype):
 
 def max_payload_len(ftype):
     """hm_frame_max_payload_len(): the largest payload size, 0 if
-    unknown. Only DATA's differs from payload_len()."""
+    unknown. Only DATA's, PULL_DATA's and HANDOVER_MAP's differ from
+    payload_len()."""
     return MAX_PAYLOAD_LEN.get(ftype, 0)
 
 
-# Which end sends each push frame: the client is the source, the server
-# the destination.
+# Which end sends each migration frame: the client is the source, the
+# server the destination. ABORT goes either way (the destination echoes
+# it), so it has no entry; every migration frame (SETUP and after) is
+# checked against its lane.
 PUSH_SENDER = {SETUP: "client", SETUP_ACK: "server", DATA: "client",
-               ACK: "server"}
+               ACK: "server", PULL: "server", PULL_DATA: "client",
+               HANDOVER_MAP: "client", HANDOVER: "client",
+               HANDOVER_ACK: "server", COMPLETE: "server"}
+
+
+def is_migration(ftype):
+    """SETUP and every later type: the frames of the migration itself."""
+    return SETUP <= ftype <= TYPE_MAX
 
 
 def frame_lane(ftype):
@@ -255,13 +304,17 @@ def parse_setup(p):
     return SETUP_FMT.unpack(p)
 
 
-def pack_setup_ack(status=SETUP_OK, reserved=0):
-    return SETUP_ACK_FMT.pack(status, reserved)
+def pack_setup_ack(status=SETUP_OK, phase=DEST_WAITING):
+    return SETUP_ACK_FMT.pack(status, phase)
 
 
 def parse_setup_ack(p):
-    """(status, reserved)"""
+    """(status, phase)"""
     return SETUP_ACK_FMT.unpack(p)
+
+
+def dest_phase_name(phase):
+    return DEST_PHASE_NAMES.get(phase, "phase %d" % phase)
 
 
 def pack_data(first_chunk, nr_chunks, data=b"", zero=False, flags=None):
@@ -285,6 +338,81 @@ def pack_ack(first_chunk, nr_chunks, status=0):
 def parse_ack(p):
     """(first_chunk, nr_chunks, status)"""
     return ACK_FMT.unpack(p)
+
+
+def pack_pull(chunk):
+    return PULL_FMT.pack(chunk)
+
+
+def parse_pull(p):
+    return PULL_FMT.unpack(p)[0]
+
+
+def encode_map(missing, first, nr):
+    """The bits of a HANDOVER_MAP piece: bit i of byte j stands for chunk
+    first + 8 * j + i (least significant bit first); ceil(nr / 8) bytes,
+    the unused high bits of the last byte zero."""
+    out = bytearray((nr + 7) // 8)
+    for c in missing:
+        if first <= c < first + nr:
+            k = c - first
+            out[k // 8] |= 1 << (k % 8)
+    return bytes(out)
+
+
+def decode_map(first, nr, bits):
+    """The set of chunks a piece marks missing (bits past nr ignored)."""
+    out = set()
+    for j, b in enumerate(bits[:(nr + 7) // 8]):
+        for i in range(8):
+            if b >> i & 1 and 8 * j + i < nr:
+                out.add(first + 8 * j + i)
+    return out
+
+
+def pack_handover_map(first_chunk, nr_chunks, bits=None, flags=0):
+    """A HANDOVER_MAP payload; bits defaults to all zero bytes."""
+    if bits is None:
+        bits = bytes((nr_chunks + 7) // 8)
+    return MAP_FMT.pack(first_chunk, nr_chunks, flags) + bits
+
+
+def parse_handover_map(p):
+    """(first_chunk, nr_chunks, flags, bits)"""
+    first, nr, flags = MAP_FMT.unpack(p[:MAP_FMT.size])
+    return first, nr, flags, p[MAP_FMT.size:]
+
+
+def map_pieces(nr_chunks, missing, piece_chunks=MAP_PIECE_CHUNKS):
+    """The HANDOVER_MAP payloads the source sends for a missing set, as the
+    kernel cuts them: pieces of piece_chunks chunks (a multiple of 8) from
+    chunk 0, those without a missing chunk left out."""
+    assert piece_chunks % 8 == 0 and piece_chunks <= MAP_PIECE_CHUNKS
+    missing = set(missing)
+    out = []
+    for first in range(0, nr_chunks, piece_chunks):
+        nr = min(piece_chunks, nr_chunks - first)
+        if any(first <= c < first + nr for c in missing):
+            out.append(pack_handover_map(first, nr,
+                                         encode_map(missing, first, nr)))
+    return out
+
+
+def pack_handover(nr_missing):
+    return HANDOVER_FMT.pack(nr_missing)
+
+
+def parse_handover(p):
+    return HANDOVER_FMT.unpack(p)[0]
+
+
+def pack_handover_ack(status=HANDOVER_OK, reserved=0):
+    return HANDOVER_ACK_FMT.pack(status, reserved)
+
+
+def parse_handover_ack(p):
+    """(status, reserved)"""
+    return HANDOVER_ACK_FMT.unpack(p)
 
 
 def setup_status_name(status):
@@ -448,10 +576,50 @@ class Geometry:
 
     def check_ack(self, p):
         """An ACK payload as the source must check it: returns
-        (first_chunk, nr_chunks, status); raises BadPayload."""
+        (first_chunk, nr_chunks, status); raises BadPayload (a status
+        other than ACK_OK, ACK_FAILED and ACK_RETRY too)."""
         first, nr, status = parse_ack(p)
         self._check_run("ACK", first, nr)
+        if status > ACK_RETRY:
+            raise BadPayload("ACK status %d" % status)
         return first, nr, status
+
+    def check_pull(self, p):
+        """A PULL payload as the source must check it: the chunk."""
+        chunk = parse_pull(p)
+        if chunk >= self.nr_chunks:
+            raise BadPayload("PULL of chunk %d beyond the %d chunks" %
+                             (chunk, self.nr_chunks))
+        return chunk
+
+    def check_pull_data(self, p):
+        """A PULL_DATA payload: a DATA payload of exactly one chunk.
+        Whether it was asked for is the caller's to check (an unsolicited
+        reply is a protocol error). Returns (chunk, zero, data)."""
+        if len(p) < DATA_FMT.size:
+            raise BadPayload("PULL_DATA of %d bytes" % len(p))
+        if parse_data(p)[1] != 1:
+            raise BadPayload("PULL_DATA of %d chunks" % parse_data(p)[1])
+        first, _, zero, data = self.check_data(p)
+        return first, zero, data
+
+    def check_handover_map(self, p):
+        """A HANDOVER_MAP payload as the destination must check it:
+        returns (first_chunk, nr_chunks, the set of missing chunks);
+        raises BadPayload."""
+        if len(p) < MAP_FMT.size:
+            raise BadPayload("HANDOVER_MAP of %d bytes" % len(p))
+        first, nr, flags, bits = parse_handover_map(p)
+        if flags:
+            raise BadPayload("HANDOVER_MAP flags %#x" % flags)
+        if not nr or first % 8 or first >= self.nr_chunks or \
+                nr > self.nr_chunks - first:
+            raise BadPayload("HANDOVER_MAP of chunks %d+%d (%d chunks)" %
+                             (first, nr, self.nr_chunks))
+        if len(bits) != (nr + 7) // 8:
+            raise BadPayload("HANDOVER_MAP of %d chunks with %d bytes" %
+                             (nr, len(bits)))
+        return first, nr, decode_map(first, nr, bits)
 
     def runs(self, chunks, max_bytes=MAX_DATA_PIECE):
         """Cut sorted chunk numbers into runs of adjacent chunks of at most
@@ -473,8 +641,8 @@ class Channel:
 
     recv() validates every header exactly as the kernel does (hdr_check
     with the expected seq) before reading its payload, then checks the
-    MAC of session frames, and that a push frame (SETUP, SETUP_ACK, DATA,
-    ACK) comes from the right end on its own lane. Payload fields are the
+    MAC of session frames, and that a migration frame (SETUP and every
+    later type) comes from the right end (ABORT: either) on its own lane. Payload fields are the
     caller's to check (see Geometry). Any failure raises a ProtoError; the
     caller closes. send() numbers and MACs frames. Sends are serialised by
     a lock; one thread at a time may recv().
@@ -571,7 +739,7 @@ class Channel:
                 raise Unexpected("%s from the %s" % (
                     type_name(h.type),
                     "source" if sender == "server" else "destination"))
-            if sender and h.lane != frame_lane(h.type):
+            if is_migration(h.type) and h.lane != frame_lane(h.type):
                 raise Unexpected("%s on lane %d" % (type_name(h.type),
                                                     h.lane))
         elif self.up:
@@ -702,33 +870,36 @@ def _recv_skipping_pings(ch, deadline):
 
 def source_setup(ch, geometry, timeout=5.0):
     """Source side of SETUP on an up control lane: send our geometry, wait
-    for the SETUP_ACK. Raises GeometryMismatch (the link must be dropped)
-    or another ProtoError."""
+    for the SETUP_ACK. Returns the destination's phase (DEST_*: a source
+    learns there of a HANDOVER_ACK or COMPLETE the last session lost).
+    Raises GeometryMismatch (the link must be dropped) or another
+    ProtoError."""
     deadline = time.monotonic() + timeout
     ch.send(SETUP, geometry.setup_payload())
     h, p = _recv_skipping_pings(ch, deadline)
     if h.type != SETUP_ACK:
         raise Unexpected("%s instead of SETUP_ACK" % type_name(h.type))
-    status, reserved = parse_setup_ack(p)
-    if reserved:
-        raise BadPayload("SETUP_ACK reserved %#x" % reserved)
+    status, phase = parse_setup_ack(p)
     if status == SETUP_GEOMETRY:
         raise GeometryMismatch("the destination differs from %r" % geometry)
     if status != SETUP_OK:
         raise BadPayload("SETUP_ACK %s" % setup_status_name(status))
+    if phase > DEST_ABORTED:
+        raise BadPayload("SETUP_ACK %s" % dest_phase_name(phase))
+    return phase
 
 
-def dest_setup(ch, geometry, timeout=5.0):
+def dest_setup(ch, geometry, timeout=5.0, phase=DEST_WAITING):
     """Destination side of SETUP on an up control lane: wait for the
-    source's SETUP, answer it. Returns the source's Geometry; raises
-    GeometryMismatch after answering SETUP_GEOMETRY, or another
-    ProtoError."""
+    source's SETUP, answer it (with our phase). Returns the source's
+    Geometry; raises GeometryMismatch after answering SETUP_GEOMETRY, or
+    another ProtoError."""
     deadline = time.monotonic() + timeout
     h, p = _recv_skipping_pings(ch, deadline)
     if h.type != SETUP:
         raise Unexpected("%s instead of SETUP" % type_name(h.type))
     status = geometry.check_setup(p)
-    ch.send(SETUP_ACK, pack_setup_ack(status))
+    ch.send(SETUP_ACK, pack_setup_ack(status, phase))
     target_sectors, chunk_sectors, _ = parse_setup(p)
     if status != SETUP_OK:
         raise GeometryMismatch("source %d sectors in chunks of %d, "

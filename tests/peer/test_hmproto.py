@@ -181,11 +181,21 @@ def handshake_pair(ckey=KEY, skey=KEY, lane=0):
 
 def test_codec():
     eq(hp.HDR_LEN, 24, "header size")
-    eq([hp.payload_len(t) for t in range(13)],
-       [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16, 16, 0], "payload sizes")
-    eq([hp.max_payload_len(t) for t in range(13)],
-       [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16 + (1 << 20), 16, 0],
+    mib = 1 << 20
+    eq([hp.payload_len(t) for t in range(20)],
+       [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16, 16, 8, 16, 16, 8, 8, 0, 0, 0],
+       "payload sizes")
+    eq([hp.max_payload_len(t) for t in range(20)],
+       [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16 + mib, 16, 8, 16 + mib,
+        16 + mib, 8, 8, 0, 0, 0],
        "largest payload sizes")
+    eq((hp.PULL, hp.PULL_DATA, hp.HANDOVER_MAP, hp.HANDOVER,
+        hp.HANDOVER_ACK, hp.COMPLETE, hp.ABORT, hp.TYPE_MAX),
+       (12, 13, 14, 15, 16, 17, 18, 18), "type numbers")
+    eq((hp.DEST_WAITING, hp.DEST_POSTCOPY, hp.DEST_COMPLETE,
+        hp.DEST_ABORTED), (0, 1, 2, 3), "destination phases")
+    eq((hp.ACK_OK, hp.ACK_FAILED, hp.ACK_RETRY), (0, 1, 2), "ACK statuses")
+    eq((hp.HANDOVER_OK, hp.HANDOVER_BAD_MAP), (0, 1), "HANDOVER_ACK statuses")
     b = hp.pack_hdr(hp.PING, 1, 8, 0x0102030405060708)
     eq(b, b"HMIG\x01\x06\x01\x00\x00\x00\x00\x08\x00\x00\x00\x00"
        b"\x01\x02\x03\x04\x05\x06\x07\x08", "wire bytes")
@@ -199,10 +209,12 @@ def test_codec():
                     ({"reserved": 1}, -errno.EPROTO)):
         h = hp.unpack_hdr(hp.pack_hdr(hp.PING, 0, 8, 0, **kw))
         eq(hp.hdr_check(h, 0, 0), err, repr(kw))
-    for t, ln in ((0, 0), (12, 16), (12, 8), (255, 0)):
+    for t, ln in ((0, 0), (19, 16), (19, 8), (19, 0), (255, 0)):
         eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(t, 0, ln, 0)), 0, 0),
            -errno.EPROTO, "type %d" % t)
-    for t in range(1, 12):
+    eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(18, 0, 0, 0)), 0, 0), 0,
+       "ABORT, the last type")
+    for t in range(1, 19):
         good = hp.max_payload_len(t)
         for ln in (good + 1, hp.MAX_PAYLOAD + 1, 0xFFFFFFFF):
             eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(t, 0, ln, 0)), 0, 0),
@@ -227,7 +239,25 @@ def test_push_bounds():
              (hp.SETUP_ACK, 9, False), (hp.SETUP_ACK, 16, False),
              (hp.ACK, 15, False), (hp.ACK, 16, True), (hp.ACK, 17, False),
              (hp.ACK, 16 + 4096, False),
-             (hp.PING, 16, False), (hp.WELCOME, 16, False)]
+             (hp.PING, 16, False), (hp.WELCOME, 16, False),
+             # Post-copy: PULL_DATA is a DATA payload, HANDOVER_MAP a
+             # 16-byte head and up to 1 MiB of bits, the rest fixed.
+             (hp.PULL_DATA, 15, False), (hp.PULL_DATA, 16, True),
+             (hp.PULL_DATA, 16 + mib, True),
+             (hp.PULL_DATA, 16 + mib + 1, False),
+             (hp.HANDOVER_MAP, 15, False), (hp.HANDOVER_MAP, 16, True),
+             (hp.HANDOVER_MAP, 17, True), (hp.HANDOVER_MAP, 16 + mib, True),
+             (hp.HANDOVER_MAP, 16 + mib + 1, False),
+             (hp.HANDOVER_MAP, hp.MAX_PAYLOAD, False),
+             (hp.PULL, 7, False), (hp.PULL, 8, True), (hp.PULL, 9, False),
+             (hp.PULL, 16, False),
+             (hp.HANDOVER, 7, False), (hp.HANDOVER, 8, True),
+             (hp.HANDOVER, 9, False),
+             (hp.HANDOVER_ACK, 7, False), (hp.HANDOVER_ACK, 8, True),
+             (hp.HANDOVER_ACK, 9, False),
+             (hp.COMPLETE, 0, True), (hp.COMPLETE, 1, False),
+             (hp.ABORT, 0, True), (hp.ABORT, 1, False),
+             (hp.ABORT, 8, False)]
     for t, ln, ok in cases:
         for lane in (0, 1):
             h = hp.unpack_hdr(hp.pack_hdr(t, lane, ln, 7))
@@ -240,6 +270,9 @@ def test_push_bounds():
     eq(hp.hdr_check(h, 1, 8), -errno.EBADMSG, "then seq")
     eq([hp.frame_lane(t) for t in (hp.SETUP, hp.SETUP_ACK, hp.DATA, hp.ACK,
                                    hp.PING)], [0, 0, 1, 1, 0], "lanes")
+    # Pulls and their replies never wait behind bulk data.
+    eq([hp.frame_lane(t) for t in range(hp.PULL, hp.ABORT + 1)], [0] * 7,
+       "post-copy frames on the control lane")
 
 
 def test_push_payloads():
@@ -250,6 +283,8 @@ def test_push_payloads():
        "parse_setup")
     eq(hp.pack_setup_ack(hp.SETUP_GEOMETRY),
        bytes.fromhex("00000001" "00000000"), "SETUP_ACK")
+    eq(hp.pack_setup_ack(hp.SETUP_OK, hp.DEST_ABORTED),
+       bytes.fromhex("00000000" "00000003"), "SETUP_ACK with a phase")
     eq(hp.parse_setup_ack(hp.pack_setup_ack(1, 2)), (1, 2), "parse_setup_ack")
     eq(hp.pack_data(0x7FFFFFFE, 16, zero=True),
        bytes.fromhex("000000007ffffffe" "00000010" "00000001"), "ZERO")
@@ -264,6 +299,92 @@ def test_push_payloads():
     eq([len(p) for p in (hp.pack_setup(1, 8), hp.pack_setup_ack(),
                          hp.pack_data(0, 1, zero=True), hp.pack_ack(0, 1))],
        [16, 8, 16, 16], "sizes")
+
+
+def test_postcopy_payloads():
+    """Wire bytes of PULL, HANDOVER_MAP, HANDOVER, HANDOVER_ACK; the map's
+    bit order; the pieces a missing set is cut into."""
+    eq(hp.pack_pull(0x0102030405060708), bytes.fromhex("0102030405060708"),
+       "PULL")
+    eq(hp.parse_pull(hp.pack_pull(77)), 77, "parse_pull")
+    eq(hp.pack_handover(0x100000002), bytes.fromhex("0000000100000002"),
+       "HANDOVER")
+    eq(hp.parse_handover(hp.pack_handover(5)), 5, "parse_handover")
+    eq(hp.pack_handover_ack(hp.HANDOVER_BAD_MAP),
+       bytes.fromhex("00000001" "00000000"), "HANDOVER_ACK")
+    eq(hp.parse_handover_ack(hp.pack_handover_ack(0, 9)), (0, 9),
+       "parse_handover_ack")
+    # Bit i of byte j is chunk first + 8j + i, least significant first.
+    eq(hp.encode_map({8, 15, 17, 60}, 0, 61),
+       bytes([0x00, 0x81, 0x02, 0, 0, 0, 0, 0x10]), "map bits")
+    eq(hp.encode_map({8, 15, 17, 60}, 8, 16), bytes([0x81, 0x02]),
+       "map bits from chunk 8")
+    eq(hp.decode_map(8, 16, bytes([0x81, 0x02])), {8, 15, 17}, "decode")
+    eq(hp.decode_map(0, 3, bytes([0xff])), {0, 1, 2},
+       "bits past nr ignored")
+    eq(hp.pack_handover_map(16, 9, bytes([1, 1])),
+       bytes.fromhex("0000000000000010" "00000009" "00000000") + b"\x01\x01",
+       "HANDOVER_MAP")
+    eq(hp.parse_handover_map(hp.pack_handover_map(8, 3, b"\x05", 2)),
+       (8, 3, 2, b"\x05"), "parse_handover_map")
+    # Pieces: chunk 0 up, piece_chunks each; pieces with nothing missing
+    # are left out; the last piece may be short.
+    pieces = hp.map_pieces(100, {3, 70, 99}, piece_chunks=32)
+    eq([hp.parse_handover_map(p)[:2] for p in pieces],
+       [(0, 32), (64, 32), (96, 4)], "pieces without missing chunks omitted")
+    got = set()
+    for p in pieces:
+        got |= hp.Geometry(800, 8).check_handover_map(p)[2]
+    eq(got, {3, 70, 99}, "pieces decode to the missing set")
+    eq(hp.map_pieces(100, set()), [], "nothing missing: no piece")
+    eq(len(hp.map_pieces(hp.MAP_PIECE_CHUNKS + 1, {0, hp.MAP_PIECE_CHUNKS})),
+       2, "a piece covers at most 8 Mi chunks")
+    eq(len(hp.map_pieces(hp.MAP_PIECE_CHUNKS, {0})[0]), 16 + (1 << 20),
+       "the largest piece is the largest HANDOVER_MAP payload")
+
+
+def test_postcopy_rules():
+    """What each end must refuse in PULL, PULL_DATA, HANDOVER_MAP and ACK
+    statuses."""
+    g = hp.Geometry(41, 8)   # 6 chunks, the last 512 bytes
+    eq(g.check_pull(hp.pack_pull(5)), 5, "PULL of the last chunk")
+    check(_bad_payload(g.check_pull, hp.pack_pull(6)), "PULL past the end")
+    check(_bad_payload(g.check_pull, hp.pack_pull((1 << 64) - 1)),
+          "PULL of chunk 2^64-1")
+    eq(g.check_pull_data(hp.pack_data(2, 1, bytes(4096))),
+       (2, False, bytes(4096)), "PULL_DATA")
+    eq(g.check_pull_data(hp.pack_data(5, 1, zero=True)), (5, True, b""),
+       "PULL_DATA, ZERO")
+    for what, p in (("two chunks", hp.pack_data(0, 2, bytes(8192))),
+                    ("no chunk", hp.pack_data(0, 0, zero=True)),
+                    ("past the end", hp.pack_data(6, 1, zero=True)),
+                    ("short", hp.pack_data(1, 1, bytes(4095))),
+                    ("short chunk whole", hp.pack_data(5, 1, bytes(4096))),
+                    ("flags", hp.pack_data(1, 1, zero=True, flags=3))):
+        check(_bad_payload(g.check_pull_data, p), "PULL_DATA " + what)
+    eq(g.check_handover_map(hp.pack_handover_map(0, 6, b"\x21")),
+       (0, 6, {0, 5}), "map of the whole device")
+    for what, p in (
+            ("no chunks", hp.pack_handover_map(0, 0, b"")),
+            ("first not a multiple of 8", hp.pack_handover_map(1, 5)),
+            ("first past the end", hp.pack_handover_map(8, 1)),
+            ("past the end", hp.pack_handover_map(0, 7)),
+            ("a byte short", hp.pack_handover_map(0, 6, b"")),
+            ("a byte long", hp.pack_handover_map(0, 6, b"\x01\x00")),
+            ("flags", hp.pack_handover_map(0, 6, flags=1)),
+            ("head cut", hp.pack_handover_map(0, 6)[:15])):
+        check(_bad_payload(g.check_handover_map, p), "HANDOVER_MAP " + what)
+    big = hp.Geometry(8 * 20, 8)   # 20 chunks: a piece at 16 is short
+    eq(big.check_handover_map(hp.pack_handover_map(16, 4, b"\x08")),
+       (16, 4, {19}), "a short last piece")
+    check(_bad_payload(big.check_handover_map,
+                       hp.pack_handover_map(16, 5, b"\x08")),
+          "a piece one chunk past the end")
+    eq([g.check_ack(hp.pack_ack(0, 1, st))[2] for st in (0, 1, 2)],
+       [hp.ACK_OK, hp.ACK_FAILED, hp.ACK_RETRY], "ACK statuses")
+    for st in (3, 5, 0xFFFFFFFF):
+        check(_bad_payload(g.check_ack, hp.pack_ack(0, 1, st)),
+              "ACK status %d" % st)
 
 
 def _bad_payload(fn, *a):
@@ -323,7 +444,9 @@ def test_geometry():
           "run over 1 MiB")
     # ACK.
     eq(g.check_ack(hp.pack_ack(4, 2, 0)), (4, 2, 0), "ACK")
-    eq(g.check_ack(hp.pack_ack(0, 1, 5)), (0, 1, 5), "failed write")
+    eq(g.check_ack(hp.pack_ack(0, 1, 1)), (0, 1, 1), "failed write")
+    eq(g.check_ack(hp.pack_ack(0, 1, 2)), (0, 1, 2), "busy: retry")
+    check(_bad_payload(g.check_ack, hp.pack_ack(0, 1, 5)), "status 5")
     for p in (hp.pack_ack(0, 0), hp.pack_ack(6, 1), hp.pack_ack(5, 2),
               hp.pack_ack((1 << 64) - 1, 1)):
         check(_bad_payload(g.check_ack, p), "ACK %r" % (hp.parse_ack(p),))
@@ -646,6 +769,137 @@ def test_push_session():
     check(res.get("copy") == image, "the copy equals the source")
 
 
+def test_setup_phase():
+    """SETUP_ACK carries the destination's phase; a source refuses a phase
+    it does not know."""
+    for phase in (hp.DEST_WAITING, hp.DEST_POSTCOPY, hp.DEST_COMPLETE,
+                  hp.DEST_ABORTED):
+        lanes = up_lanes()
+        (sc, dc) = lanes[0]
+        res = {}
+        t = threading.Thread(target=lambda: res.update(
+            d=_catch(hp.dest_setup, dc, hp.Geometry(64, 8), 5, phase)))
+        t.start()
+        got = _catch(hp.source_setup, sc, hp.Geometry(64, 8), 5)
+        t.join(5)
+        eq(got, phase, "source learns phase %s" % hp.dest_phase_name(phase))
+        check(isinstance(res["d"], hp.Geometry), "dest: %r" % res["d"])
+        _close_lanes(lanes)
+    lanes = up_lanes()
+    (sc, dc) = lanes[0]
+    t = threading.Thread(target=lambda: (
+        dc.recv(5), dc.send(hp.SETUP_ACK, hp.pack_setup_ack(0, 4))))
+    t.start()
+    e = _catch(hp.source_setup, sc, hp.Geometry(64, 8), 5)
+    t.join(5)
+    check(isinstance(e, hp.BadPayload), "phase 4: %r" % e)
+    _close_lanes(lanes)
+
+
+def test_postcopy_session():
+    """A handover and post-copy, both ends in Python over two up lanes:
+    the source pushes part of the disk, fences, sends the map in pieces
+    (none for a range with nothing missing) and HANDOVER; the destination
+    checks the count, answers HANDOVER_ACK, pulls what its VM reads on
+    the control lane while prefetched data comes on bulk, and reports
+    COMPLETE; the copy equals the source."""
+    geo = hp.Geometry(8 * 100, 8)          # 100 chunks of 4 KiB
+    rnd = random.Random(5)
+    image = bytes(rnd.getrandbits(8) for _ in range(geo.target_sectors *
+                                                     hp.SECTOR))
+    pushed = set(range(0, 40))              # crossed before handover
+    missing = set(range(geo.nr_chunks)) - pushed
+    lanes = up_lanes()
+    (sc, dc), (sb, db) = lanes[0], lanes[1]
+    res = {}
+
+    def chunk(c):
+        return image[geo.offset(c):geo.offset(c) + geo.chunk_len(c)]
+
+    def dest():
+        try:
+            g = hp.dest_setup(dc, geo, 5)
+            copy = bytearray(len(image))
+            have = set()
+            for _ in range(len(pushed)):
+                h, p = db.recv(5)
+                first, nr, zero, data = g.check_data(p)
+                copy[g.offset(first):g.offset(first) + len(data)] = data
+                have.update(range(first, first + nr))
+                db.send(hp.ACK, hp.pack_ack(first, nr))
+            staged, pieces = set(), 0
+            while True:
+                h, p = dc.recv(5)
+                if h.type == hp.HANDOVER:
+                    break
+                eq(h.type, hp.HANDOVER_MAP, "map piece")
+                staged |= g.check_handover_map(p)[2]
+                pieces += 1
+            eq(hp.parse_handover(p), len(staged), "HANDOVER's count")
+            dc.send(hp.HANDOVER_ACK, hp.pack_handover_ack())
+            res["pieces"] = pieces
+            want = set(staged)
+            # The VM reads chunks 99 and 50: pulled on the control lane.
+            for c in (99, 50):
+                dc.send(hp.PULL, hp.pack_pull(c))
+                h, p = dc.recv(5)
+                eq(h.type, hp.PULL_DATA, "pull reply")
+                got, zero, data = g.check_pull_data(p)
+                eq(got, c, "the chunk asked for")
+                copy[g.offset(c):g.offset(c) + len(data)] = data
+                want.discard(c)
+            # The rest is prefetched on the bulk lane.
+            while want:
+                h, p = db.recv(5)
+                first, nr, zero, data = g.check_data(p)
+                copy[g.offset(first):g.offset(first) + len(data)] = data
+                want -= set(range(first, first + nr))
+                db.send(hp.ACK, hp.pack_ack(first, nr))
+            dc.send(hp.COMPLETE)
+            res["copy"] = copy
+        except (hp.ProtoError, Fail) as e:
+            res["dest"] = e
+
+    t = threading.Thread(target=dest)
+    t.start()
+    try:
+        eq(hp.source_setup(sc, geo, 5), hp.DEST_WAITING, "phase")
+        for c in sorted(pushed):
+            sb.send(hp.DATA, hp.pack_data(c, 1, chunk(c)))
+            geo.check_ack(sb.recv(5)[1])
+        # Fenced: the map of the missing set, pieces of 32 chunks.
+        pieces = hp.map_pieces(geo.nr_chunks, missing, piece_chunks=32)
+        for p in pieces:
+            sc.send(hp.HANDOVER_MAP, p)
+        sc.send(hp.HANDOVER, hp.pack_handover(len(missing)))
+        h, p = sc.recv(5)
+        eq((h.type, hp.parse_handover_ack(p)),
+           (hp.HANDOVER_ACK, (hp.HANDOVER_OK, 0)), "HANDOVER_ACK")
+        left = set(missing)
+        for _ in range(2):
+            h, p = sc.recv(5)
+            eq(h.type, hp.PULL, "PULL")
+            c = geo.check_pull(p)
+            sc.send(hp.PULL_DATA, hp.pack_data(c, 1, chunk(c)))
+            left.discard(c)
+        for first, nr in geo.runs(sorted(left), max_bytes=8 * 4096):
+            off = geo.offset(first)
+            sb.send(hp.DATA, hp.pack_data(
+                first, nr, image[off:off + geo.run_len(first, nr)]))
+        acked = 0
+        while acked < len(left):
+            acked += geo.check_ack(sb.recv(5)[1])[1]
+        h, _ = sc.recv(5)
+        eq(h.type, hp.COMPLETE, "COMPLETE")
+    finally:
+        t.join(10)
+        _close_lanes(lanes)
+    check("dest" not in res, "destination: %r" % res.get("dest"))
+    # Chunks 40..99 missing: pieces at 32 and 64, 96; none at 0.
+    eq(res.get("pieces"), 3, "map pieces sent")
+    check(res.get("copy") == bytearray(image), "the copy equals the source")
+
+
 def test_push_setup_mismatch():
     lanes = up_lanes()
     (sc, dc) = lanes[0]
@@ -674,7 +928,15 @@ def test_push_frame_rules():
     ok = [(0, "source", hp.SETUP, hp.pack_setup(8, 8)),
           (0, "dest", hp.SETUP_ACK, hp.pack_setup_ack()),
           (1, "source", hp.DATA, hp.pack_data(0, 1, zero=True)),
-          (1, "dest", hp.ACK, hp.pack_ack(0, 1))]
+          (1, "dest", hp.ACK, hp.pack_ack(0, 1)),
+          (0, "dest", hp.PULL, hp.pack_pull(0)),
+          (0, "source", hp.PULL_DATA, hp.pack_data(0, 1, zero=True)),
+          (0, "source", hp.HANDOVER_MAP, hp.pack_handover_map(0, 8)),
+          (0, "source", hp.HANDOVER, hp.pack_handover(0)),
+          (0, "dest", hp.HANDOVER_ACK, hp.pack_handover_ack()),
+          (0, "dest", hp.COMPLETE, b""),
+          (0, "source", hp.ABORT, b""),
+          (0, "dest", hp.ABORT, b"")]      # the destination's echo
     for lane, sender, t, p in ok:
         e = case(lane, sender, t, p)
         check(isinstance(e, tuple) and e[0].type == t,
@@ -687,7 +949,21 @@ def test_push_frame_rules():
            (0, "source", hp.DATA, hp.pack_data(0, 1, zero=True)),
            (1, "dest", hp.DATA, hp.pack_data(0, 1, zero=True)),
            (0, "dest", hp.ACK, hp.pack_ack(0, 1)),
-           (1, "source", hp.ACK, hp.pack_ack(0, 1))]
+           (1, "source", hp.ACK, hp.pack_ack(0, 1)),
+           (0, "source", hp.PULL, hp.pack_pull(0)),
+           (1, "dest", hp.PULL, hp.pack_pull(0)),
+           (0, "dest", hp.PULL_DATA, hp.pack_data(0, 1, zero=True)),
+           (1, "source", hp.PULL_DATA, hp.pack_data(0, 1, zero=True)),
+           (0, "dest", hp.HANDOVER_MAP, hp.pack_handover_map(0, 8)),
+           (1, "source", hp.HANDOVER_MAP, hp.pack_handover_map(0, 8)),
+           (0, "dest", hp.HANDOVER, hp.pack_handover(0)),
+           (1, "source", hp.HANDOVER, hp.pack_handover(0)),
+           (0, "source", hp.HANDOVER_ACK, hp.pack_handover_ack()),
+           (1, "dest", hp.HANDOVER_ACK, hp.pack_handover_ack()),
+           (0, "source", hp.COMPLETE, b""),
+           (1, "dest", hp.COMPLETE, b""),
+           (1, "source", hp.ABORT, b""),
+           (1, "dest", hp.ABORT, b"")]
     for lane, sender, t, p in bad:
         e = case(lane, sender, t, p)
         check(isinstance(e, hp.Unexpected),
@@ -987,6 +1263,10 @@ TESTS = [
     ("codec: push frame length bounds", test_push_bounds),
     ("codec: push payloads pack/parse", test_push_payloads),
     ("push: geometry, DATA/ACK/SETUP payload rules", test_geometry),
+    ("codec: post-copy payloads, map bits and pieces",
+     test_postcopy_payloads),
+    ("post-copy: PULL/PULL_DATA/HANDOVER_MAP/ACK status rules",
+     test_postcopy_rules),
     ("crypto: HMAC-SHA256 vector", test_hmac_vector),
     ("crypto: labels, lanes and directions separate", test_labels_separate),
     ("framing: splitter across chunk boundaries", test_splitter),
@@ -998,7 +1278,10 @@ TESTS = [
     ("handshake: server timeout", test_server_handshake_timeout),
     ("push: SETUP, DATA/ZERO runs, ACKs out of order", test_push_session),
     ("push: SETUP geometry mismatch", test_push_setup_mismatch),
-    ("push: frames only from their sender, on their lane",
+    ("push: SETUP_ACK carries the destination's phase", test_setup_phase),
+    ("post-copy: map, HANDOVER, pulls on control, prefetch, COMPLETE",
+     test_postcopy_session),
+    ("push, post-copy: frames only from their sender, on their lane",
      test_push_frame_rules),
     ("session: MAC, replay, reflection, lane, late handshake, cut",
      test_session_violations),
