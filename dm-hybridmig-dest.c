@@ -59,6 +59,7 @@ struct hm_dest {
 	struct delayed_work expire_work;	/* fail held writes */
 	unsigned long *staging;		/* the handover map being received */
 	ktime_t map_start;
+	bool handover_acked;		/* HANDOVER_ACK went out (or was lost) */
 	unsigned long nr_mapped;	/* chunks covered by map frames so far */
 };
 
@@ -281,7 +282,9 @@ enum hm_ack_status hm_dest_claim(struct hm_dev *hd, unsigned long chunk,
 
 static void hm_dest_check_complete(struct hm_dev *hd)
 {
-	if (READ_ONCE(hd->phase) == HM_PHASE_POSTCOPY &&
+	/* COMPLETE must not overtake HANDOVER_ACK on the control lane. */
+	if (READ_ONCE(hd->dest->handover_acked) &&
+	    READ_ONCE(hd->phase) == HM_PHASE_POSTCOPY &&
 	    !atomic_long_read(&hd->tracker.nr_dirty))
 		queue_work(hd->dest->wq, &hd->dest->complete_work);
 }
@@ -368,8 +371,6 @@ void hm_dest_link_up(struct hm_dev *hd)
 	list_splice_init(&d->pulls_sent, &d->pulls_queued);
 	spin_unlock_irq(&d->lock);
 	queue_work(d->wq, &d->pull_work);
-	if (READ_ONCE(hd->phase) == HM_PHASE_COMPLETE)
-		queue_work(d->wq, &d->complete_work);
 }
 
 /* The lanes are closed: a half-received handover map is void. */
@@ -446,6 +447,7 @@ int hm_dest_recv_handover(struct hm_dev *hd, const struct hm_handover *ho)
 	struct hm_handover_ack ack = { };
 	u64 nr_missing = be64_to_cpu(ho->nr_missing);
 	unsigned long weight;
+	int r;
 
 	if (READ_ONCE(hd->phase) != HM_PHASE_WAITING) {
 		/* Our HANDOVER_ACK was lost: say it again. */
@@ -486,8 +488,11 @@ int hm_dest_recv_handover(struct hm_dev *hd, const struct hm_handover *ho)
 	wake_up_all(&hd->wait);
 	hm_dev_event(hd);
 	hm_dest_kick(d);
+	/* The source hears of the switch before it hears of completion. */
+	r = hm_link_send(hd, HM_FRAME_HANDOVER_ACK, &ack, sizeof(ack));
+	WRITE_ONCE(d->handover_acked, true);
 	hm_dest_check_complete(hd);
-	return hm_link_send(hd, HM_FRAME_HANDOVER_ACK, &ack, sizeof(ack));
+	return r;
 }
 
 static void hm_dest_complete_work(struct work_struct *work)
@@ -501,7 +506,8 @@ static void hm_dest_complete_work(struct work_struct *work)
 		hm_dest_set_phase(hd, HM_PHASE_COMPLETE);
 	}
 	/* If the link is down, the next SETUP_ACK tells the source. */
-	hm_link_send(hd, HM_FRAME_COMPLETE, NULL, 0);
+	if (READ_ONCE(hd->phase) == HM_PHASE_COMPLETE)
+		hm_link_send(hd, HM_FRAME_COMPLETE, NULL, 0);
 }
 
 /* The source aborted before handover: this copy will never be used. */

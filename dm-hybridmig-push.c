@@ -697,12 +697,18 @@ int hm_push_recv_handover_ack(struct hm_dev *hd,
 	return 0;
 }
 
+/* COMPLETE may repeat what SETUP_ACK said already. */
 int hm_push_recv_complete(struct hm_dev *hd)
 {
-	if (READ_ONCE(hd->phase) != HM_PHASE_POSTCOPY)
-		return -EPROTO;
-	hm_push_completed(hd);
-	return 0;
+	switch (READ_ONCE(hd->phase)) {
+	case HM_PHASE_POSTCOPY:
+		hm_push_completed(hd);
+		return 0;
+	case HM_PHASE_COMPLETE:
+		return 0;
+	default:
+		return -EPROTO;	/* before its HANDOVER_ACK */
+	}
 }
 
 /* Every lane is up: tell the destination what we are (in SETUP). */
