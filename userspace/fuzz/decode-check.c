@@ -52,6 +52,21 @@ static int check_file(const char *path, const char *expect)
 		       (unsigned long long)d.data_bytes);
 	if (d.acks)
 		printf(", %u ACKs (%u failed)", d.acks, d.failed_acks);
+	if (d.role == HM_DEC_CLIENT && d.setups)
+		printf(", dest phase %u", d.dest_phase);
+	if (d.pulls)
+		printf(", %u %s", d.pulls,
+		       d.role == HM_DEC_SERVER ? "PULL_DATA" : "PULLs");
+	if (d.map_frames)
+		printf(", %u map pieces (%llu missing)", d.map_frames,
+		       (unsigned long long)d.map_missing);
+	if (d.handovers)
+		printf(", %u %s", d.handovers,
+		       d.role == HM_DEC_SERVER ? "HANDOVER" : "HANDOVER_ACK");
+	if (d.completes)
+		printf(", COMPLETE");
+	if (d.aborts)
+		printf(", ABORT");
 	if (r == HM_DEC_REJECTED)
 		printf(", reason %u", d.reject_reason);
 	if (r == HM_DEC_BAD_HDR)

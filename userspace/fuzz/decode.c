@@ -6,17 +6,23 @@
  *   server (receives c2s): HELLO seq 0, RESPONSE seq 1 (or REJECT),
  *                          then session frames from seq 2, MACed with
  *                          k_c2s: PING, PONG; on the control lane one
- *                          SETUP, on the bulk lane DATA
+ *                          SETUP, then PULL_DATA, HANDOVER_MAP pieces and
+ *                          HANDOVER (whose count must be the pieces' set
+ *                          bits), or ABORT before it; on the bulk lane
+ *                          DATA
  *   client (receives s2c): CHALLENGE seq 0 (or REJECT), WELCOME seq 1
  *                          (or REJECT), then session frames from seq 2,
  *                          MACed with k_s2c: PING, PONG; on the control
- *                          lane one SETUP_ACK (to the SETUP "we" sent), on
+ *                          lane one SETUP_ACK (to the SETUP "we" sent),
+ *                          then PULL, one HANDOVER_ACK, one COMPLETE after
+ *                          the handover, one ABORT (the echo of ours); on
  *                          the bulk lane ACK
  *
- * A SETUP whose geometry differs from ours, or a SETUP_ACK saying so, ends
- * the session: any frame after it is unexpected. Each lane is decoded on
- * its own, so whether DATA waits for the control lane's SETUP is not
- * checked here.
+ * A SETUP whose geometry differs from ours, or a SETUP_ACK saying so or
+ * naming an aborted destination, ends the session: any frame after it is
+ * unexpected. Each lane is decoded on its own, so whether DATA waits for
+ * the control lane's SETUP is not checked here; nor is whether a
+ * PULL_DATA answers a PULL "we" sent (the other direction).
  *
  * It never reads past the buffer: a header is copied out and checked
  * before its length is used, and the length is only trusted after
@@ -195,10 +201,23 @@ static uint64_t run_bytes(uint64_t first, uint32_t nr)
 	return (end - first * HM_FUZZ_CHUNK_SECTORS) * 512;
 }
 
-/* Which end sends a push frame: the server (destination) or the client. */
-static bool sent_by_server(uint8_t type)
+/*
+ * Which end sends a migration frame: the server (destination) or the
+ * client. ABORT goes both ways (the destination echoes it).
+ */
+static bool sent_by_server(uint8_t type, enum hm_dec_role role)
 {
-	return type == HM_FRAME_SETUP_ACK || type == HM_FRAME_ACK;
+	switch (type) {
+	case HM_FRAME_SETUP_ACK:
+	case HM_FRAME_ACK:
+	case HM_FRAME_PULL:
+	case HM_FRAME_HANDOVER_ACK:
+	case HM_FRAME_COMPLETE:
+		return true;
+	case HM_FRAME_ABORT:
+		return role == HM_DEC_CLIENT;
+	}
+	return false;
 }
 
 static enum hm_dec_result do_setup(struct hm_dec *d, const uint8_t *p)
@@ -227,13 +246,18 @@ static enum hm_dec_result do_setup_ack(struct hm_dec *d, const uint8_t *p)
 	memcpy(&a, p, sizeof(a));
 	if (d->setups)
 		return HM_DEC_UNEXPECTED;	/* one answer to one SETUP */
-	if (a.reserved || be32_to_cpu(a.status) > HM_SETUP_GEOMETRY)
+	if (be32_to_cpu(a.phase) > HM_DEST_ABORTED ||
+	    be32_to_cpu(a.status) > HM_SETUP_GEOMETRY)
 		return HM_DEC_BAD_PAYLOAD;
 	d->setups++;
+	d->dest_phase = be32_to_cpu(a.phase);
 	if (be32_to_cpu(a.status) == HM_SETUP_GEOMETRY) {
 		d->geometry_mismatch = true;
 		d->state = CLOSED;
 	}
+	/* An aborted destination is never used again: the link drops. */
+	if (d->dest_phase == HM_DEST_ABORTED)
+		d->state = CLOSED;
 	return HM_DEC_END;
 }
 
@@ -268,7 +292,8 @@ static enum hm_dec_result do_ack(struct hm_dec *d, const uint8_t *p)
 	struct hm_ack a;
 
 	memcpy(&a, p, sizeof(a));
-	if (!run_bytes(be64_to_cpu(a.first_chunk), be32_to_cpu(a.nr_chunks)))
+	if (!run_bytes(be64_to_cpu(a.first_chunk), be32_to_cpu(a.nr_chunks)) ||
+	    be32_to_cpu(a.status) > HM_ACK_RETRY)
 		return HM_DEC_BAD_PAYLOAD;
 	d->acks++;
 	if (a.status)
@@ -276,12 +301,144 @@ static enum hm_dec_result do_ack(struct hm_dec *d, const uint8_t *p)
 	return HM_DEC_END;
 }
 
-/* SETUP, SETUP_ACK, DATA, ACK: from the right end, on the right lane. */
+/* PULL (client): a chunk of the device, once SETUP_ACK said we are set up. */
+static enum hm_dec_result do_pull(struct hm_dec *d, const uint8_t *p)
+{
+	struct hm_pull pull;
+
+	memcpy(&pull, p, sizeof(pull));
+	if (!d->setups)
+		return HM_DEC_UNEXPECTED;
+	if (be64_to_cpu(pull.chunk) >= FUZZ_NR_CHUNKS)
+		return HM_DEC_BAD_PAYLOAD;
+	d->pulls++;
+	return HM_DEC_END;
+}
+
+/* PULL_DATA (server): a DATA payload of exactly one chunk, after SETUP. */
+static enum hm_dec_result do_pull_data(struct hm_dec *d, const uint8_t *p,
+				       uint32_t len)
+{
+	struct hm_data h;
+	enum hm_dec_result r;
+
+	memcpy(&h, p, sizeof(h));
+	if (!d->setups || d->aborts)
+		return HM_DEC_UNEXPECTED;
+	if (be32_to_cpu(h.nr_chunks) != 1)
+		return HM_DEC_BAD_PAYLOAD;
+	r = do_data(d, p, len);
+	if (r == HM_DEC_END) {
+		/* Counted as a pull, not as pushed data. */
+		d->data_frames--;
+		d->data_chunks--;
+		if (be32_to_cpu(h.flags) & HM_DATA_ZERO)
+			d->zero_frames--;
+		else
+			d->data_bytes -= len - sizeof(h);
+		d->pulls++;
+	}
+	return r;
+}
+
+static unsigned int popcount8(uint8_t b)
+{
+	return (unsigned int)__builtin_popcount(b);
+}
+
+/*
+ * HANDOVER_MAP (server), before HANDOVER: a piece from a multiple of 8,
+ * inside the device, of exactly ceil(nr / 8) bytes; bits past nr in the
+ * last byte are ignored.
+ */
+static enum hm_dec_result do_map(struct hm_dec *d, const uint8_t *p,
+				 uint32_t len)
+{
+	struct hm_handover_map m;
+	uint64_t first;
+	uint32_t nr, i;
+
+	memcpy(&m, p, sizeof(m));
+	if (!d->setups || d->handovers || d->aborts)
+		return HM_DEC_UNEXPECTED;
+	first = be64_to_cpu(m.first_chunk);
+	nr = be32_to_cpu(m.nr_chunks);
+	if (m.flags || !nr || first % 8 || first >= FUZZ_NR_CHUNKS ||
+	    nr > FUZZ_NR_CHUNKS - first ||
+	    len - sizeof(m) != (nr + 7ULL) / 8)
+		return HM_DEC_BAD_PAYLOAD;
+	for (i = 0; i < nr / 8; i++)
+		d->map_missing += popcount8(p[sizeof(m) + i]);
+	if (nr % 8)
+		d->map_missing += popcount8(p[sizeof(m) + nr / 8] &
+					    ((1U << (nr % 8)) - 1));
+	d->map_frames++;
+	return HM_DEC_END;
+}
+
+/*
+ * HANDOVER (server): its count must be the map's set bits (else the
+ * destination answers BAD_MAP and drops the link). A repeated one is
+ * answered again.
+ */
+static enum hm_dec_result do_handover(struct hm_dec *d, const uint8_t *p)
+{
+	struct hm_handover h;
+
+	memcpy(&h, p, sizeof(h));
+	if (!d->setups || d->aborts)
+		return HM_DEC_UNEXPECTED;
+	if (!d->handovers && be64_to_cpu(h.nr_missing) != d->map_missing)
+		return HM_DEC_BAD_PAYLOAD;
+	d->handovers++;
+	return HM_DEC_END;
+}
+
+/* HANDOVER_ACK (client): one, status OK, reserved 0, not after COMPLETE. */
+static enum hm_dec_result do_handover_ack(struct hm_dec *d, const uint8_t *p)
+{
+	struct hm_handover_ack a;
+
+	memcpy(&a, p, sizeof(a));
+	if (!d->setups || d->handovers || d->dest_phase != HM_DEST_WAITING ||
+	    d->aborts)
+		return HM_DEC_UNEXPECTED;
+	if (a.status || a.reserved)
+		return HM_DEC_BAD_PAYLOAD;
+	d->handovers++;
+	d->dest_phase = HM_DEST_POSTCOPY;
+	return HM_DEC_END;
+}
+
+/* COMPLETE (client): once, after the handover. */
+static enum hm_dec_result do_complete(struct hm_dec *d)
+{
+	if (!d->setups || d->dest_phase != HM_DEST_POSTCOPY)
+		return HM_DEC_UNEXPECTED;
+	d->completes++;
+	d->dest_phase = HM_DEST_COMPLETE;
+	return HM_DEC_END;
+}
+
+/*
+ * ABORT: the server takes one before the handover; the client takes one
+ * (the echo of its own) while the destination waits.
+ */
+static enum hm_dec_result do_abort(struct hm_dec *d)
+{
+	if (!d->setups || d->aborts || d->handovers ||
+	    (d->role == HM_DEC_CLIENT && d->dest_phase != HM_DEST_WAITING))
+		return HM_DEC_UNEXPECTED;
+	d->aborts++;
+	return HM_DEC_END;
+}
+
+/* The migration frames: from the right end, on the right lane. */
 static enum hm_dec_result do_push(struct hm_dec *d, const struct hm_hdr *h,
 				  const uint8_t *p, uint32_t len)
 {
 	if (d->state != SESSION ||
-	    sent_by_server(h->type) != (d->role == HM_DEC_CLIENT) ||
+	    sent_by_server(h->type, d->role) != (d->role == HM_DEC_CLIENT) ||
 	    hm_frame_lane(h->type) != d->lane)
 		return HM_DEC_UNEXPECTED;
 	switch (h->type) {
@@ -293,6 +450,20 @@ static enum hm_dec_result do_push(struct hm_dec *d, const struct hm_hdr *h,
 		return do_data(d, p, len);
 	case HM_FRAME_ACK:
 		return do_ack(d, p);
+	case HM_FRAME_PULL:
+		return do_pull(d, p);
+	case HM_FRAME_PULL_DATA:
+		return do_pull_data(d, p, len);
+	case HM_FRAME_HANDOVER_MAP:
+		return do_map(d, p, len);
+	case HM_FRAME_HANDOVER:
+		return do_handover(d, p);
+	case HM_FRAME_HANDOVER_ACK:
+		return do_handover_ack(d, p);
+	case HM_FRAME_COMPLETE:
+		return do_complete(d);
+	case HM_FRAME_ABORT:
+		return do_abort(d);
 	}
 	return HM_DEC_UNEXPECTED;
 }
@@ -354,6 +525,13 @@ static enum hm_dec_result do_frame(struct hm_dec *d, const struct hm_hdr *h,
 	case HM_FRAME_SETUP_ACK:
 	case HM_FRAME_DATA:
 	case HM_FRAME_ACK:
+	case HM_FRAME_PULL:
+	case HM_FRAME_PULL_DATA:
+	case HM_FRAME_HANDOVER_MAP:
+	case HM_FRAME_HANDOVER:
+	case HM_FRAME_HANDOVER_ACK:
+	case HM_FRAME_COMPLETE:
+	case HM_FRAME_ABORT:
 		return do_push(d, h, p, len);
 	}
 	return HM_DEC_UNEXPECTED;

@@ -6,8 +6,10 @@
  * expected sequence number before its payload is touched, payload and MAC
  * trailer bounds, the handshake state machine, the peer's proof, the
  * session keys, the HMAC-SHA256 of every session frame (OpenSSL), and the
- * push frames' rules: each from its own end on its own lane, SETUP and
- * SETUP_ACK once, DATA and ACK runs inside a fixed test geometry.
+ * migration frames' rules: each from its own end on its own lane, SETUP and
+ * SETUP_ACK once, DATA and ACK runs inside a fixed test geometry, and the
+ * handover and post-copy frames (PULL, PULL_DATA, HANDOVER_MAP, HANDOVER,
+ * HANDOVER_ACK, COMPLETE, ABORT) in the order the phases allow.
  */
 #ifndef HM_FUZZ_DECODE_H
 #define HM_FUZZ_DECODE_H
@@ -88,6 +90,13 @@ struct hm_dec {
 	uint64_t data_chunks;		/* chunks in DATA frames */
 	uint64_t data_bytes;		/* chunk data in DATA frames */
 	unsigned int acks, failed_acks;	/* ACKs, and those with status != 0 */
+	/* Handover and post-copy (control lane). */
+	uint32_t dest_phase;		/* client: SETUP_ACK's, then as it goes */
+	unsigned int pulls;		/* PULL (client) or PULL_DATA (server) */
+	unsigned int map_frames;	/* HANDOVER_MAP pieces (server) */
+	uint64_t map_missing;		/* their set bits, so far (server) */
+	unsigned int handovers;		/* HANDOVER or HANDOVER_ACK */
+	unsigned int completes, aborts;	/* COMPLETE (client), ABORT */
 	uint32_t reject_reason;
 	int hdr_err;			/* hm_hdr_check() result, BAD_HDR */
 	unsigned int auth_skipped;	/* proofs/MACs that failed, skip_auth */

@@ -19,7 +19,10 @@
  *   - without skip_auth, the session is never entered unless the proofs
  *     and MACs verified (auth_skipped stays 0);
  *   - push frames: at most one SETUP or SETUP_ACK, DATA and ACK only on
- *     the bulk lane, never more chunk bytes than the frames carried.
+ *     the bulk lane, never more chunk bytes than the frames carried;
+ *   - post-copy frames: only on the control lane; at most one
+ *     HANDOVER_ACK, COMPLETE and ABORT; COMPLETE only after a handover;
+ *     no ABORT after one; the map pieces' set bits within the device.
  *
  * Build and run: make -C userspace fuzz FUZZ_SECONDS=60
  */
@@ -51,21 +54,24 @@ static uint64_t get_be64(const uint8_t *p)
 
 /*
  * The header rule of Documentation/protocol.rst, on raw bytes: each type's
- * smallest and largest payload (only DATA's differ: 16 .. 16 + 1 MiB).
+ * smallest and largest payload (only DATA's, PULL_DATA's and
+ * HANDOVER_MAP's differ: 16 .. 16 + 1 MiB).
  */
 static int model_check(const uint8_t *b, uint8_t lane, uint64_t seq)
 {
 	static const uint32_t min[] = {
 		0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16, 16,
+		8, 16, 16, 8, 8, 0, 0,
 	};
 	uint8_t type = b[5];
 	uint32_t len = get_be32(b + 8);
 	uint32_t max;
 
 	if (memcmp(b, "HMIG", 4) || b[4] != 1 || b[7] || get_be32(b + 12) ||
-	    b[6] != lane || type < 1 || type > 11)
+	    b[6] != lane || type < 1 || type > 18)
 		return -EPROTO;
-	max = type == 10 ? 16 + (1U << 20) : min[type];
+	max = type == 10 || type == 13 || type == 14 ? 16 + (1U << 20) :
+		min[type];
 	if (len > (1U << 20) + 64 || len < min[type] || len > max)
 		return -EMSGSIZE;
 	if (get_be64(b + 16) != seq)
@@ -134,6 +140,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (d.data_bytes > d.consumed)
 		FAIL("%llu data bytes in %zu bytes of frames",
 		     (unsigned long long)d.data_bytes, d.consumed);
+	if ((d.pulls || d.map_frames || d.handovers || d.completes ||
+	     d.aborts) && d.lane != HM_LANE_CONTROL)
+		FAIL("post-copy frames on lane %u", d.lane);
+	if (d.role == HM_DEC_CLIENT &&
+	    (d.handovers > 1 || d.completes > 1 || d.aborts > 1))
+		FAIL("%u HANDOVER_ACKs, %u COMPLETEs, %u ABORTs",
+		     d.handovers, d.completes, d.aborts);
+	if (d.aborts > 1 || (d.aborts && d.handovers))
+		FAIL("%u ABORTs, %u handovers", d.aborts, d.handovers);
+	if (d.map_missing > d.map_frames * 8ULL * (1U << 20))
+		FAIL("%llu missing chunks in %u map pieces",
+		     (unsigned long long)d.map_missing, d.map_frames);
 	if (d.zero_frames > d.data_frames || d.failed_acks > d.acks)
 		FAIL("counters: %u ZERO of %u DATA, %u failed of %u ACKs",
 		     d.zero_frames, d.data_frames, d.failed_acks, d.acks);
@@ -150,7 +168,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rp != HM_DEC_END || p.frames != d.frames || p.state != d.state ||
 	    p.pings != d.pings || p.pongs != d.pongs ||
 	    p.setups != d.setups || p.data_frames != d.data_frames ||
-	    p.data_bytes != d.data_bytes || p.acks != d.acks)
+	    p.data_bytes != d.data_bytes || p.acks != d.acks ||
+	    p.pulls != d.pulls || p.map_frames != d.map_frames ||
+	    p.map_missing != d.map_missing || p.handovers != d.handovers ||
+	    p.completes != d.completes || p.aborts != d.aborts ||
+	    p.dest_phase != d.dest_phase)
 		FAIL("prefix of %zu bytes: %s, %u frames (whole: %s, %u frames)",
 		     d.consumed, hm_dec_result_name(rp), p.frames,
 		     hm_dec_result_name(r), d.frames);

@@ -104,7 +104,8 @@ def push_seeds(seeds):
             (hp.DATA, hp.pack_data(977, 1024, zero=True)),  # up to the end
             ping()]
     acks = [(hp.ACK, hp.pack_ack(0, 3)), ping(), (hp.ACK, hp.pack_ack(3, 5)),
-            (hp.ACK, hp.pack_ack(2000, 1, 5)),  # a failed write
+            (hp.ACK, hp.pack_ack(2000, 1, hp.ACK_FAILED)),  # a failed write
+            (hp.ACK, hp.pack_ack(10, 4, hp.ACK_RETRY)),  # busy with a pull
             (hp.ACK, hp.pack_ack(977, 1024))]
     good = {
         "server-setup": (False, 0, [setup, ping(), ping()]),
@@ -157,8 +158,10 @@ def push_seeds(seeds):
             (hp.DATA, hp.pack_data(0, 1025, zero=True))]),
         "bad-payload--client-setup-ack-status-2": (True, 0, [
             (hp.SETUP_ACK, hp.pack_setup_ack(2))]),
-        "bad-payload--client-setup-ack-reserved": (True, 0, [
-            (hp.SETUP_ACK, hp.pack_setup_ack(0, 1))]),
+        "bad-payload--client-setup-ack-phase-4": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(0, 4))]),
+        "bad-payload--client-ack-status-3": (True, 1, [
+            (hp.ACK, hp.pack_ack(0, 1, 3))]),
         "unexpected--client-second-setup-ack": (True, 0, [
             setup_ack, setup_ack]),
         "unexpected--client-pong-after-mismatch": (True, 0, [
@@ -193,6 +196,166 @@ def push_seeds(seeds):
     for name, ln in (("setup-ack-7", 7), ("setup-ack-9", 9)):
         seeds["bad-header--client-" + name] = sel(True, 0) + \
             b"".join(hs) + hp.pack_hdr(hp.SETUP_ACK, 0, ln, 2) + bytes(ln)
+
+
+def map_of(missing, first=0, nr=None):
+    """A HANDOVER_MAP piece of GEO marking the given chunks missing."""
+    if nr is None:
+        nr = GEO.nr_chunks - first
+    return (hp.HANDOVER_MAP, hp.pack_handover_map(
+        first, nr, hp.encode_map(missing, first, nr)))
+
+
+def postcopy_seeds(seeds):
+    """Handover, pulls, COMPLETE and ABORT on the control lane: valid
+    streams, and each rule broken once."""
+    setup = (hp.SETUP, GEO.setup_payload())
+    setup_ack = (hp.SETUP_ACK, hp.pack_setup_ack(hp.SETUP_OK))
+    missing = {3, 8, 15, 999, 1000, 2000}
+    pieces = [(hp.HANDOVER_MAP, p) for p in
+              hp.map_pieces(GEO.nr_chunks, missing, piece_chunks=1024)]
+    handover = (hp.HANDOVER, hp.pack_handover(len(missing)))
+    pull_data = (hp.PULL_DATA, data(999, 1))
+    good = {
+        # A pull before handover (a read of a missing chunk), the map in
+        # two pieces, HANDOVER, more pulls (one of zeroes, one of the
+        # short last chunk), a repeated HANDOVER (answered again).
+        "server-handover": (False, 0, [
+            setup, pull_data, ping()] + pieces + [
+            handover, (hp.PULL_DATA, hp.pack_data(3, 1, zero=True)),
+            (hp.PULL_DATA, data(2000, 1)), handover]),
+        "server-handover-nothing-missing": (False, 0, [
+            setup, (hp.HANDOVER, hp.pack_handover(0))]),
+        "server-handover-whole-map": (False, 0, [
+            setup, map_of({0, 2000}), (hp.HANDOVER, hp.pack_handover(2))]),
+        # Bits past nr_chunks in the last byte are not counted.
+        "server-map-padding-bits": (False, 0, [
+            setup, (hp.HANDOVER_MAP, hp.pack_handover_map(
+                2000, 1, b"\xff")), (hp.HANDOVER, hp.pack_handover(1))]),
+        "server-abort": (False, 0, [setup, ping(), (hp.ABORT, b"")]),
+        "client-postcopy": (True, 0, [
+            setup_ack, (hp.PULL, hp.pack_pull(5)),
+            (hp.HANDOVER_ACK, hp.pack_handover_ack()),
+            (hp.PULL, hp.pack_pull(2000)), ping(), (hp.COMPLETE, b"")]),
+        "client-setup-ack-postcopy": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(0, hp.DEST_POSTCOPY)),
+            (hp.PULL, hp.pack_pull(0)), (hp.COMPLETE, b"")]),
+        "client-setup-ack-complete": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(0, hp.DEST_COMPLETE)), ping()]),
+        "client-abort-echo": (True, 0, [setup_ack, (hp.ABORT, b"")]),
+    }
+    for name, (client, lane, frames) in good.items():
+        stream = push_stream(client, lane, frames)
+        seeds["end--" + name] = sel(client, lane) + stream
+        seeds["end--skip-" + name] = sel(client, lane, True) + stream
+    # The largest map piece: 1 MiB of bits (of which 2001 are chunks) is
+    # refused by the test geometry, but its header is fine.
+    seeds["bad-payload--server-map-1mib"] = sel(False, 0) + push_stream(
+        False, 0, [setup, (hp.HANDOVER_MAP, hp.pack_handover_map(
+            0, 8 << 20, bytes(1 << 20)))])
+
+    bad = {
+        "bad-payload--server-map-first-not-8": (False, 0, [
+            setup, (hp.HANDOVER_MAP, hp.pack_handover_map(4, 8))]),
+        "bad-payload--server-map-no-chunks": (False, 0, [
+            setup, (hp.HANDOVER_MAP, hp.pack_handover_map(0, 0))]),
+        "bad-payload--server-map-past-end": (False, 0, [
+            setup, (hp.HANDOVER_MAP, hp.pack_handover_map(2000, 2))]),
+        "bad-payload--server-map-beyond-end": (False, 0, [
+            setup, (hp.HANDOVER_MAP, hp.pack_handover_map(2008, 1))]),
+        "bad-payload--server-map-byte-short": (False, 0, [
+            setup, (hp.HANDOVER_MAP, hp.pack_handover_map(0, 9, b"\x01"))]),
+        "bad-payload--server-map-byte-long": (False, 0, [
+            setup, (hp.HANDOVER_MAP, hp.pack_handover_map(0, 8,
+                                                          b"\x01\x00"))]),
+        "bad-payload--server-map-flags": (False, 0, [
+            setup, (hp.HANDOVER_MAP, hp.pack_handover_map(0, 8, flags=1))]),
+        "bad-payload--server-handover-count": (False, 0, [
+            setup] + pieces + [(hp.HANDOVER, hp.pack_handover(
+                len(missing) + 1))]),
+        "bad-payload--server-handover-lost-piece": (False, 0, [
+            setup] + pieces[1:] + [handover]),
+        "unexpected--server-map-after-handover": (False, 0, [
+            setup] + pieces + [handover] + pieces[:1]),
+        "unexpected--server-map-before-setup": (False, 0, pieces[:1]),
+        "unexpected--server-pull-data-before-setup": (False, 0, [pull_data]),
+        "bad-payload--server-pull-data-2-chunks": (False, 0, [
+            setup, (hp.PULL_DATA, data(4, 2))]),
+        "bad-payload--server-pull-data-past-end": (False, 0, [
+            setup, (hp.PULL_DATA, hp.pack_data(2001, 1, zero=True))]),
+        "bad-payload--server-pull-data-short": (False, 0, [
+            setup, (hp.PULL_DATA, hp.pack_data(4, 1, rbytes(1023)))]),
+        "unexpected--server-pull-data-on-bulk": (False, 1, [pull_data]),
+        "unexpected--server-pull": (False, 0, [
+            setup, (hp.PULL, hp.pack_pull(1))]),
+        "unexpected--server-complete": (False, 0, [setup, (hp.COMPLETE, b"")]),
+        "unexpected--server-handover-ack": (False, 0, [
+            setup, (hp.HANDOVER_ACK, hp.pack_handover_ack())]),
+        "unexpected--server-abort-after-handover": (False, 0, [
+            setup, (hp.HANDOVER, hp.pack_handover(0)), (hp.ABORT, b"")]),
+        "unexpected--server-handover-after-abort": (False, 0, [
+            setup, (hp.ABORT, b""), (hp.HANDOVER, hp.pack_handover(0))]),
+        "unexpected--server-abort-twice": (False, 0, [
+            setup, (hp.ABORT, b""), (hp.ABORT, b"")]),
+        "unexpected--server-abort-on-bulk": (False, 1, [(hp.ABORT, b"")]),
+        "bad-payload--client-pull-past-end": (True, 0, [
+            setup_ack, (hp.PULL, hp.pack_pull(2001))]),
+        "bad-payload--client-pull-2^64-1": (True, 0, [
+            setup_ack, (hp.PULL, hp.pack_pull((1 << 64) - 1))]),
+        "unexpected--client-pull-before-setup-ack": (True, 0, [
+            (hp.PULL, hp.pack_pull(1))]),
+        "unexpected--client-pull-on-bulk": (True, 1, [
+            (hp.PULL, hp.pack_pull(1))]),
+        "unexpected--client-pull-data": (True, 0, [setup_ack, pull_data]),
+        "unexpected--client-map": (True, 0, [setup_ack] + pieces[:1]),
+        "bad-payload--client-handover-ack-bad-map": (True, 0, [
+            setup_ack, (hp.HANDOVER_ACK, hp.pack_handover_ack(
+                hp.HANDOVER_BAD_MAP))]),
+        "bad-payload--client-handover-ack-reserved": (True, 0, [
+            setup_ack, (hp.HANDOVER_ACK, hp.pack_handover_ack(0, 1))]),
+        "unexpected--client-handover-ack-twice": (True, 0, [
+            setup_ack, (hp.HANDOVER_ACK, hp.pack_handover_ack()),
+            (hp.HANDOVER_ACK, hp.pack_handover_ack())]),
+        "unexpected--client-complete-before-handover": (True, 0, [
+            setup_ack, (hp.COMPLETE, b"")]),
+        "unexpected--client-complete-twice": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(0, hp.DEST_POSTCOPY)),
+            (hp.COMPLETE, b""), (hp.COMPLETE, b"")]),
+        "unexpected--client-after-aborted-dest": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(0, hp.DEST_ABORTED)), ping()]),
+        "unexpected--client-abort-twice": (True, 0, [
+            setup_ack, (hp.ABORT, b""), (hp.ABORT, b"")]),
+        "unexpected--client-abort-after-handover": (True, 0, [
+            setup_ack, (hp.HANDOVER_ACK, hp.pack_handover_ack()),
+            (hp.ABORT, b"")]),
+    }
+    for name, (client, lane, frames) in bad.items():
+        seeds[name] = sel(client, lane) + push_stream(client, lane, frames)
+
+    # Lengths outside each post-copy type's bounds.
+    mib = 1 << 20
+    for client, t, ln in ((False, hp.PULL_DATA, 15),
+                          (False, hp.PULL_DATA, 16 + mib + 1),
+                          (False, hp.HANDOVER_MAP, 15),
+                          (False, hp.HANDOVER_MAP, 16 + mib + 1),
+                          (False, hp.HANDOVER, 7), (False, hp.HANDOVER, 9),
+                          (False, hp.ABORT, 1),
+                          (True, hp.PULL, 7), (True, hp.PULL, 9),
+                          (True, hp.PULL, 16),
+                          (True, hp.HANDOVER_ACK, 7),
+                          (True, hp.HANDOVER_ACK, 9),
+                          (True, hp.COMPLETE, 1), (True, hp.COMPLETE, 8),
+                          (True, hp.ABORT, 4)):
+        hs, _ = client_hs(0) if client else server_hs(0)
+        seeds["bad-header--%s-%s-%d" % (
+            "client" if client else "server",
+            hp.type_name(t).lower().replace("_", "-"), ln)] = \
+            sel(client, 0) + b"".join(hs) + hp.pack_hdr(t, 0, ln, 2) + \
+            bytes(min(ln, 64))
+    # The first type after ABORT.
+    hs, _ = server_hs(0)
+    seeds["bad-header--server-type-19"] = sel(False, 0) + b"".join(hs) + \
+        hp.pack_hdr(19, 0, 0, 2)
 
 
 def sel(client, lane, skip=False):
@@ -270,6 +433,7 @@ def main():
         hp.CHALLENGE, 0, 0, hp.challenge_payload(NS, bytes(32), 1, 1))
 
     push_seeds(seeds)
+    postcopy_seeds(seeds)
 
     for name, blob in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
