@@ -869,8 +869,11 @@ static void hm_lane_failed(struct hm_link *link, struct hm_lane_conn *lc,
 {
 	if (kthread_should_stop() || READ_ONCE(lc->closing))
 		return;
-	/* -ECANCELED: the handler has set last_error itself. */
-	if (r != -ECANCELED)
+	/*
+	 * The first failure of a session says why it ended: the other lane
+	 * then only sees the peer go. -ECANCELED: the handler set last_error.
+	 */
+	if (r != -ECANCELED && !atomic_read(&link->broken))
 		hm_link_error(link, hm_errno_name(r), false);
 	DMWARN_LIMIT("%s: lane %u to %s lost: %s", link->dev_name, lc->lane,
 		     link->addr_str, READ_ONCE(link->last_error));
@@ -1077,9 +1080,21 @@ static int hm_client_connect(struct hm_link *link)
 	return r;
 }
 
+/* Wait before the next attempt; every failure in a row doubles it. */
+static void hm_client_backoff(struct hm_link *link, unsigned long *backoff)
+{
+	atomic_set(&link->broken, 0);
+	hm_link_set_state(link, HM_LINK_RETRYING);
+	wait_event_interruptible_timeout(link->wait, kthread_should_stop(),
+					 *backoff);
+	*backoff = min(*backoff * 2, (unsigned long)HM_BACKOFF_MAX);
+}
+
 /*
  * The source's supervisor: connect and authenticate both lanes, then wait
  * until one fails; close the link and try again with exponential backoff.
+ * The backoff starts over only after a session the destination accepted:
+ * one it refused (say, for its geometry) is a failure like any other.
  */
 static int hm_client_thread(void *data)
 {
@@ -1090,27 +1105,25 @@ static int hm_client_thread(void *data)
 	while (!kthread_should_stop()) {
 		hm_link_set_state(link, HM_LINK_CONNECTING);
 		if (hm_client_connect(link)) {
-			atomic_set(&link->broken, 0);
-			hm_link_set_state(link, HM_LINK_RETRYING);
-			wait_event_interruptible_timeout(link->wait,
-							 kthread_should_stop(),
-							 backoff);
-			backoff = min(backoff * 2, (unsigned long)HM_BACKOFF_MAX);
+			hm_client_backoff(link, &backoff);
 			continue;
 		}
 
 		if (was_connected)
 			link->reconnects++;
 		was_connected = true;
-		backoff = HM_BACKOFF_MIN;
 		hm_link_connected(link);
 		hm_push_link_up(link->hd, link->generation);
 
 		wait_event_interruptible(link->wait, kthread_should_stop() ||
 					 atomic_read(&link->broken));
 		hm_link_close_lanes(link);
-		hm_push_link_down(link->hd);
-		atomic_set(&link->broken, 0);
+		if (hm_push_link_down(link->hd)) {
+			backoff = HM_BACKOFF_MIN;
+			atomic_set(&link->broken, 0);
+		} else if (!kthread_should_stop()) {
+			hm_client_backoff(link, &backoff);
+		}
 	}
 	hm_link_close_lanes(link);
 	hm_push_link_down(link->hd);

@@ -735,8 +735,8 @@ int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack)
 	int r;
 
 	if (status == HM_SETUP_GEOMETRY) {
-		DMERR("%s: the destination's length or chunk size differs from ours",
-		      dm_device_name(hd->md));
+		DMERR_LIMIT("%s: the destination's length or chunk size differs from ours",
+			    dm_device_name(hd->md));
 		hm_link_set_error(hd, "peer_geometry_mismatch");
 		return -ECANCELED;
 	}
@@ -757,14 +757,19 @@ int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack)
 	return 0;
 }
 
-/* The lanes are closed: what is unacknowledged is dirty again (in the thread). */
-void hm_push_link_down(struct hm_dev *hd)
+/*
+ * The lanes are closed: what is unacknowledged is dirty again (in the
+ * thread). Returns whether the destination had accepted the session.
+ */
+bool hm_push_link_down(struct hm_dev *hd)
 {
 	struct hm_pusher *p = hd->pusher;
 	struct hm_pull_req *req, *tmp;
 	LIST_HEAD(stale);
+	bool was_set_up;
 
 	spin_lock_irq(&p->lock);
+	was_set_up = p->setup_session == p->session;
 	p->session++;
 	p->generation = 0;
 	/* The destination asks again in the next session. */
@@ -774,6 +779,7 @@ void hm_push_link_down(struct hm_dev *hd)
 	list_for_each_entry_safe(req, tmp, &stale, list)
 		kfree(req);
 	hm_pusher_kick(hd);
+	return was_set_up;
 }
 
 /* ---- Progress ---- */

@@ -373,11 +373,12 @@ int hm_recv_setup(struct hm_dev *hd, const struct hm_setup *setup)
 		return -EPROTO;
 	r = hm_link_send(hd, HM_FRAME_SETUP_ACK, &ack, sizeof(ack));
 	if (!same) {
-		DMERR("%s: source has %llu sectors in %u-sector chunks, we %llu in %llu",
-		      dm_device_name(hd->md), be64_to_cpu(setup->target_sectors),
-		      be32_to_cpu(setup->chunk_sectors),
-		      (unsigned long long)hd->len,
-		      (unsigned long long)hd->chunk_sectors);
+		DMERR_LIMIT("%s: source has %llu sectors in %u-sector chunks, we %llu in %llu",
+			    dm_device_name(hd->md),
+			    be64_to_cpu(setup->target_sectors),
+			    be32_to_cpu(setup->chunk_sectors),
+			    (unsigned long long)hd->len,
+			    (unsigned long long)hd->chunk_sectors);
 		hm_link_set_error(hd, "geometry_mismatch");
 		return -ECANCELED;
 	}

@@ -526,6 +526,24 @@ static int hm_parse_policy(struct dm_arg_set *as, unsigned int *opt_argc,
 	return 0;
 }
 
+/*
+ * Like dm_read_arg(), but a number too large for an unsigned int is an
+ * error rather than wrapping around.
+ */
+static int hm_read_uint(const struct dm_arg *arg, struct dm_arg_set *as,
+			unsigned int *value, char **error)
+{
+	unsigned int v;
+
+	if (!as->argc || kstrtouint(dm_shift_arg(as), 10, &v) ||
+	    v < arg->min || v > arg->max) {
+		*error = arg->error;
+		return -EINVAL;
+	}
+	*value = v;
+	return 0;
+}
+
 /* One key/value option; false if @name is not one. */
 static bool hm_parse_kv_option(const char *name, struct dm_arg_set *as,
 			       unsigned int *opt_argc, struct hm_config *cfg,
@@ -546,7 +564,7 @@ static bool hm_parse_kv_option(const char *name, struct dm_arg_set *as,
 				   "Duplicate optional argument: hot_threshold",
 				   "Missing value for hot_threshold", error);
 		if (!*r)
-			*r = dm_read_arg(&hot_arg, as, &cfg->hot_threshold, error);
+			*r = hm_read_uint(&hot_arg, as, &cfg->hot_threshold, error);
 	} else if (!strcasecmp(name, "policy")) {
 		*r = hm_parse_policy(as, opt_argc, cfg, error);
 	} else if (!strcasecmp(name, "bandwidth")) {
@@ -554,13 +572,13 @@ static bool hm_parse_kv_option(const char *name, struct dm_arg_set *as,
 				   "Duplicate optional argument: bandwidth",
 				   "Missing value for bandwidth", error);
 		if (!*r)
-			*r = dm_read_arg(&bandwidth_arg, as, &cfg->bandwidth, error);
+			*r = hm_read_uint(&bandwidth_arg, as, &cfg->bandwidth, error);
 	} else if (!strcasecmp(name, "ready_chunks")) {
 		*r = hm_take_value(opt_argc, &cfg->ready_chunks_given,
 				   "Duplicate optional argument: ready_chunks",
 				   "Missing value for ready_chunks", error);
 		if (!*r)
-			*r = dm_read_arg(&ready_arg, as, &cfg->ready_chunks, error);
+			*r = hm_read_uint(&ready_arg, as, &cfg->ready_chunks, error);
 	} else {
 		return false;
 	}

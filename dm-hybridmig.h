@@ -235,7 +235,7 @@ int hm_pusher_create(struct hm_dev *hd, const char *dev_name);
 void hm_pusher_destroy(struct hm_dev *hd);
 void hm_pusher_kick(struct hm_dev *hd);
 void hm_push_link_up(struct hm_dev *hd, u64 generation);
-void hm_push_link_down(struct hm_dev *hd);
+bool hm_push_link_down(struct hm_dev *hd);
 int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack);
 int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack);
 int hm_push_recv_pull(struct hm_dev *hd, const struct hm_pull *pull);
