@@ -45,8 +45,8 @@ straddle="--ioengine=libaio --iodepth=8 --bsrange=1536-6k --blockalign=512 --off
 whole="--ioengine=psync --bs=4k --offset=$((510 * 4096)) --size=8k"
 # shellcheck disable=SC2086
 {
-	hammer 1 10 --name=sub $sub --numjobs=2
-	hammer 2 10 --name=straddle $straddle
-	hammer 3 8 --name=whole $whole
-	hammer 4 12 --name=sub $sub --name=straddle $straddle --name=whole $whole
+	hammer 1 6 --name=sub $sub --numjobs=2
+	hammer 2 6 --name=straddle $straddle
+	hammer 3 5 --name=whole $whole
+	hammer 4 8 --name=sub $sub --name=straddle $straddle --name=whole $whole
 }
