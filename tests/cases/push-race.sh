@@ -30,7 +30,7 @@ hammer() {
 	hm_push_line hm-src
 	sent1=$(hm_field hm-src 20)
 	# The same few chunks went across many times while being written.
-	[ $((sent1 - sent0)) -ge 100 ] ||
+	[ $((sent1 - sent0)) -ge 50 ] ||
 		fail "iteration $it: only $((sent1 - sent0)) chunks pushed while hammering"
 	wait_synced hm-src 60
 	hm_snap hm-src
