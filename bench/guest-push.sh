@@ -127,6 +127,17 @@ cpu_ticks() {
 	awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }
 
+# CPU time (ticks) of every task: "pid comm ticks", for who-burns-what.
+task_ticks() {
+	local f
+	for f in /proc/[0-9]*/stat; do
+		cat "$f" 2>/dev/null
+	done | sed -E 's/^([0-9]+) \((.*)\) [A-Z] (([^ ]+ ){10})([0-9]+) ([0-9]+).*/\1 \2 \5 \6/' |
+		awk 'NF >= 4 { gsub(/ /, "_", $2); print $1, $2, $(NF - 1) + $NF }'
+	# Interrupt time is not any task's (IRQ time accounting).
+	awk '/^cpu / { print -1, "[irq]", $7; print -2, "[softirq]", $8 }' /proc/stat
+}
+
 rm -rf "$work" "$results/push.json" "$results/FAILED" "$log_tp" "$log_sd"
 mkdir -p "$work"
 
@@ -258,12 +269,14 @@ push_round() {
 		done
 		sleep 1
 	fi
+	task_ticks > "$work/tasks0"
 	c0=$(cpu_ticks)
 	t0=$(now)
 	in_src dmsetup message bench-src 0 connect "$DST_IP:$PORT" "$KEY" || die "connect"
 	wait_synced bench-src 900 || die "push (chunk $chunk) not done after 900 s: $(dmsetup status bench-src)"
 	t1=$(now)
 	c1=$(cpu_ticks)
+	task_ticks > "$work/tasks1"
 	snap bench-src
 	local src_fields="${F[*]:1}"
 	snap bench-dst
@@ -294,9 +307,15 @@ push_round() {
 	rm -f "$work/dst.img"
 	[ "$same" = false ] && die "after the push (chunk $chunk) the destination differs from the source"
 	[ "$prof" = 1 ] && return
-	printf '{"kind": "push", "chunk_sectors": %d, "round": %d, "position": %d, "seconds": %s, "src": "%s", "dst": "%s", "cpu": [%s, %s], "identical": %s}\n' \
+	# Ticks each task used during the push, kworkers and the like merged.
+	local tasks
+	tasks=$(awk 'NR == FNR { t[$1] = $3; next }
+		{ n = $2; sub(/[\/:-][0-9].*$/, "", n); d[n] += $3 - t[$1] }
+		END { for (n in d) if (d[n] > 0) printf "\"%s\": %d, ", n, d[n] }' \
+		"$work/tasks0" "$work/tasks1")
+	printf '{"kind": "push", "chunk_sectors": %d, "round": %d, "position": %d, "seconds": %s, "src": "%s", "dst": "%s", "cpu": [%s, %s], "tasks": {%s}, "identical": %s}\n' \
 		"$chunk" "$round" "$pos" "$(elapsed "$t0" "$t1")" "$src_fields" "$dst_fields" \
-		"${c0// /, }" "${c1// /, }" "$same" >> "$log_tp"
+		"${c0// /, }" "${c1// /, }" "${tasks%, }" "$same" >> "$log_tp"
 	log "push chunk $chunk round $round: ${size} MiB in $(elapsed "$t0" "$t1")s"
 }
 

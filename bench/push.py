@@ -141,6 +141,17 @@ def cpu_busy(rec):
     return round((b1 - b0) / (t1 - t0), 3) if t1 > t0 else None
 
 
+def task_shares(runs):
+    """Each task's share of the guest's busy CPU time over all runs, top 8."""
+    busy = sum(r["busy_ticks"] for r in runs)
+    tot = {}
+    for r in runs:
+        for k, v in r["cpu_by_task_ticks"].items():
+            tot[k] = tot.get(k, 0) + v
+    top = sorted(tot.items(), key=lambda kv: -kv[1])[:8]
+    return {k: round(v / busy, 3) for k, v in top} if busy else {}
+
+
 def read_jsonl(path):
     if not os.path.exists(path):
         return []
@@ -180,6 +191,9 @@ def report(a):
                 "reconnects": num(s, F_RECONNECTS), "last_error": s[F_ERROR],
                 "dst_missing_after": num(d, F_DIRTY),
                 "guest_cpu_busy": cpu_busy(rec),
+                "busy_ticks": rec["cpu"][2] - rec["cpu"][0],
+                "cpu_by_task_ticks": dict(sorted(rec.get("tasks", {}).items(),
+                                                 key=lambda kv: -kv[1])[:12]),
                 "identical": rec.get("identical"),
             })
     throughput = {"raw_tcp": {
@@ -202,6 +216,7 @@ def report(a):
             if runs[0]["data_bytes"] else None,
             "guest_cpu_busy": median([p["guest_cpu_busy"] for p in runs]),
             "all_identical": all(p["identical"] is not False for p in runs),
+            "cpu_share_by_task": task_shares(runs),
             "runs": runs,
         }
 
@@ -304,6 +319,7 @@ def finish(a):
         "other_vms_max": max((int(s[1]) for s in samples), default=None),
         "qemu": a.qemu, "module_md5": a.module_md5, "source": a.source,
         "wall_s": float(a.wall), "guest_crashes_retried": int(a.retried),
+        "fallback": a.fallback or None,
     }
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:
@@ -326,6 +342,10 @@ def finish(a):
               f"   guest CPU busy {fmt(p['guest_cpu_busy'], '.0%')}   spread {fmt(p['spread'], '.1%')}"
               f"   push/raw {fmt(p['ratio_to_raw_tcp'])}  (per round "
               f"{' '.join(fmt(r) for r in p['paired_ratios'])}){'' if p['all_identical'] else '  DATA DIFFERS'}")
+    for chunk, p in tp["push"].items():
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in p.get("cpu_share_by_task", {}).items())
+        if shares:
+            print(f"     busy CPU during the push, chunk {p['chunk_kib']} KiB, by task: {shares}")
     print(f"  2. guest slowdown: fio on the source, no link vs. during a push "
           f"({sd['disk_mib']} MiB all dirty, push {fmt(sd['push_mib_s_during_fio'], '.1f')} MiB/s "
           f"meanwhile{'' if sd['push_covered_every_window'] else '; THE PUSH DID NOT COVER EVERY WINDOW'})")
@@ -371,7 +391,8 @@ def main():
         p = argparse.ArgumentParser()
         p.add_argument("path")
         for opt in ("--out", "--host-cpus", "--load-before", "--load-after", "--qemu",
-                    "--module-md5", "--source", "--wall", "--host-samples", "--icount"):
+                    "--module-md5", "--source", "--wall", "--host-samples", "--icount",
+                    "--fallback"):
             p.add_argument(opt, default="")
         p.add_argument("--retried", default="0")
         finish(p.parse_args(sys.argv[2:]))

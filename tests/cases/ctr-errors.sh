@@ -23,8 +23,13 @@ expect_error() {
 
 expect_error "Invalid argument count" source "$data" -
 expect_error "Invalid role: expected source or dest" sauce "$data" - 128
-expect_error "start_clean and hot_threshold are source options" dest "$data" - 128 1 start_clean
-expect_error "start_clean and hot_threshold are source options" dest "$data" - 128 2 hot_threshold 3
+# Any optional argument on a destination fails with one error.
+SRCOPT="Optional arguments are for a source, not a destination"
+expect_error "$SRCOPT" dest "$data" - 128 1 start_clean
+expect_error "$SRCOPT" dest "$data" - 128 2 hot_threshold 3
+expect_error "$SRCOPT" dest "$data" - 128 2 policy hybrid
+expect_error "$SRCOPT" dest "$data" - 128 2 bandwidth 0
+expect_error "$SRCOPT" dest "$data" - 128 2 ready_chunks 10
 expect_error "Invalid chunk size: not a power of two" dest "$data" - 96
 expect_error "Cannot open the data device" source /dev/does-not-exist - 128
 expect_error "A metadata device is not supported by this version" source "$data" "$data" 128
@@ -33,7 +38,8 @@ expect_error "Invalid chunk size: not a number" source "$data" - -128
 expect_error "Invalid chunk size: not a power of two" source "$data" - 100
 expect_error "Invalid chunk size: not a power of two" source "$data" - 0
 expect_error "Invalid chunk size: less than 8 sectors" source "$data" - 4
-expect_error "Invalid chunk size: more than 2097152 sectors" source "$data" - 4194304
+expect_error "Invalid chunk size: more than 2048 sectors" source "$data" - 4096
+expect_error "Invalid chunk size: more than 2048 sectors" dest "$data" - 4194304
 expect_error "Invalid number of optional arguments" source "$data" - 128 1
 expect_error "Invalid number of optional arguments" source "$data" - 128 3 hot_threshold 2
 expect_error "Invalid number of optional arguments" source "$data" - 128 17 \
@@ -45,9 +51,24 @@ expect_error "Unknown optional argument" source "$data" - 128 1 no_such_option
 expect_error "Duplicate optional argument: start_clean" source "$data" - 128 2 start_clean start_clean
 expect_error "Duplicate optional argument: hot_threshold" source "$data" - 128 4 hot_threshold 2 hot_threshold 3
 expect_error "Missing value for hot_threshold" source "$data" - 128 1 hot_threshold
-expect_error "Invalid hot_threshold: expected 1..15" source "$data" - 128 2 hot_threshold 0
-expect_error "Invalid hot_threshold: expected 1..15" source "$data" - 128 2 hot_threshold 16
-expect_error "Invalid hot_threshold: expected 1..15" source "$data" - 128 2 hot_threshold many
+expect_error "Invalid hot_threshold: expected 0..15" source "$data" - 128 2 hot_threshold 16
+expect_error "Invalid hot_threshold: expected 0..15" source "$data" - 128 2 hot_threshold many
+expect_error "Invalid hot_threshold: expected 0..15" source "$data" - 128 2 hot_threshold -1
+expect_error "Duplicate optional argument: policy" source "$data" - 128 4 policy hybrid policy precopy
+expect_error "Duplicate optional argument: bandwidth" source "$data" - 128 4 bandwidth 1 bandwidth 1
+expect_error "Duplicate optional argument: ready_chunks" source "$data" - 128 4 ready_chunks 1 ready_chunks 2
+expect_error "Missing value for policy" source "$data" - 128 1 policy
+expect_error "Missing value for bandwidth" source "$data" - 128 1 bandwidth
+expect_error "Missing value for ready_chunks" source "$data" - 128 1 ready_chunks
+for bad in mirror hybrid2 1; do
+	expect_error "Invalid policy" source "$data" - 128 2 policy "$bad"
+done
+for bad in -1 x 1k 99999999999999999999; do
+	expect_error "Invalid bandwidth" source "$data" - 128 2 bandwidth "$bad"
+done
+for bad in -1 x 1k; do
+	expect_error "Invalid ready_chunks" source "$data" - 128 2 ready_chunks "$bad"
+done
 expect_error "Too many arguments" source "$data" - 128 1 start_clean extra
 
 # The target is longer than the data device.
@@ -82,6 +103,31 @@ assert_eq "0 $size hybridmig source $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 
 	"$(dmsetup table hm-ok)" "table of a valid device"
 assert_eq 0 "$(hm_dirty hm-ok)" "dirty chunks of a clean start"
 assert_eq 15 "$(hm_field hm-ok 7)" hot_threshold
+must dmsetup remove hm-ok
+
+# hot_threshold 0 (never defer), every policy, a bandwidth, ready_chunks:
+# given in any order and case, echoed in canonical order.
+dm_create hm-ok "0 $size hybridmig source $data - 2048 9 ready_chunks 7 BANDWIDTH 1000 Policy precopy hot_threshold 0 start_clean"
+assert_eq "0 $size hybridmig source $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 2048 9 start_clean hot_threshold 0 policy precopy bandwidth 1000 ready_chunks 7" \
+	"$(dmsetup table hm-ok)" "table with every option"
+assert_eq "2048 0 precopy 1000" "$(hm_field hm-ok 3) $(hm_field hm-ok 7) $(hm_field hm-ok 17) $(hm_field hm-ok 27)" \
+	"chunk_sectors hot_threshold policy bandwidth"
+must dmsetup remove hm-ok
+for p in hybrid precopy postcopy; do
+	dm_create hm-ok "0 $size hybridmig source $data - 128 2 policy $p"
+	assert_eq "0 $size hybridmig source $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 128 2 policy $p" \
+		"$(dmsetup table hm-ok)" "table with policy $p"
+	assert_eq "$p" "$(hm_field hm-ok 17)" "policy field"
+	must dmsetup remove hm-ok
+done
+# Defaults are not echoed; the status shows them.
+dm_create hm-ok "0 $size hybridmig source $data - 128"
+assert_eq "0 $size hybridmig source $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 128" "$(dmsetup table hm-ok)" "table without options"
+assert_eq "4 hybrid 0" "$(hm_field hm-ok 7) $(hm_field hm-ok 17) $(hm_field hm-ok 27)" "default hot_threshold policy bandwidth"
+must dmsetup remove hm-ok
+dm_create hm-ok "0 $size hybridmig dest $data - 128"
+assert_eq "0 $size hybridmig dest $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 128" "$(dmsetup table hm-ok)" "destination table"
+assert_eq "- 0 0" "$(hm_field hm-ok 17) $(hm_field hm-ok 18) $(hm_field hm-ok 27)" "destination policy ready bandwidth"
 must dmsetup remove hm-ok
 
 # A 4 KiB-sector data device takes a 4 KiB chunk.

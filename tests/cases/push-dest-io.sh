@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# timeout: 180
+# Invariant 5 before handover: the destination refuses every write (EIO),
+# serves reads of the chunks it holds (the source's data), and refuses
+# reads that touch a chunk it does not hold yet.
+. "$HM_REPO/tests/vm/lib.sh"
+
+C=128
+CB=$((C * 512))
+S=/dev/mapper/hm-src
+D=/dev/mapper/hm-dst
+
+# read_chunks <dev> <first chunk> <count> [skip bytes] [bytes]: O_DIRECT.
+read_at() {
+	dd if="$1" bs="$3" skip="$2" count=1 iflag=direct,skip_bytes status=none
+}
+refused_read() {
+	read_at "$D" "$1" "$2" > /dev/null 2>&1 && fail "read of $2 bytes at $1 of the destination succeeded: $3"
+	echo "ok: read at $1 ($2 bytes) refused: $3"
+}
+served_read() {
+	local a b
+	a=$(read_at "$D" "$1" "$2" | md5sum) || fail "read of the destination at $1 failed: $3"
+	b=$(read_at "$S" "$1" "$2" | md5sum)
+	[ "$(read_at "$D" "$1" "$2" | wc -c)" = "$2" ] || fail "short read of the destination at $1: $3"
+	assert_eq "$b" "$a" "destination data at $1 ($3)"
+	echo "ok: read at $1 ($2 bytes) served: $3"
+}
+refused_write() {
+	dd if=/dev/urandom of="$D" bs="$2" seek="$1" count=1 oflag=direct,seek_bytes \
+		conv=notrunc status=none 2>/dev/null && fail "write of $2 bytes at $1 of the destination succeeded: $3"
+	echo "ok: write at $1 ($2 bytes) refused: $3"
+}
+
+note "a clean start: the destination gets only the chunks written now"
+fill_random /tmp/hm-hm-src.img 0 16
+must cp /tmp/hm-hm-src.img /tmp/hm-hm-dst.img	# what a clean start assumes
+make_linked_pair hm-src hm-dst 16 $C start_clean
+assert_eq 0 "$(hm_dirty hm-src)" "source dirty chunks at a clean start"
+missing0=$(hm_dirty hm-dst)
+assert_eq 256 "$missing0" "destination missing chunks at creation"
+write_sectors $S $((3 * C)) $C			# chunk 3
+write_sectors $S $((10 * C + 100)) $((2 * C))	# chunks 10-12
+write_sectors $S $((255 * C)) 8			# chunk 255 (the last)
+wait_synced hm-src 60
+wait_for 20 field_is hm-dst 5 251 ||
+	fail "destination missing chunks: $(hm_push_line hm-dst)"
+hm_push_line hm-dst
+
+dst_md5=$(md5 "$HM_DST_IMG")
+served_read $((3 * CB)) $CB "chunk 3"
+served_read $((10 * CB)) $((3 * CB)) "chunks 10-12"
+served_read $((11 * CB + 4096)) 4096 "inside chunk 11"
+served_read $((255 * CB + 512)) 512 "the last chunk"
+refused_read 0 4096 "chunk 0, never sent"
+refused_read $((12 * CB)) $((2 * CB)) "chunks 12-13, 13 missing"
+refused_read $((9 * CB + CB - 512)) 1024 "straddling 9-10, 9 missing"
+refused_read $((100 * CB)) $CB "chunk 100"
+refused_write $((3 * CB)) $CB "present chunk 3"
+refused_write $((11 * CB + 512)) 512 "inside present chunk 11"
+refused_write $((100 * CB)) 4096 "missing chunk 100"
+blkdiscard -o $((50 * CB)) -l $CB $D 2>/dev/null && fail "discard of the destination succeeded"
+blkdiscard -z -o $((60 * CB)) -l $CB $D 2>/dev/null && fail "write-zeroes to the destination succeeded"
+assert_eq "$dst_md5" "$(md5 "$HM_DST_IMG")" "destination data after refused writes"
+assert_eq 251 "$(hm_dirty hm-dst)" "destination missing chunks after refused I/O"
+
+note "an all-dirty start: the whole destination reads back as the source"
+must dmsetup remove hm-src
+must dmsetup remove hm-dst
+fill_random /tmp/hm-hm-s2.img 0 8
+HM_PORT=7001 make_linked_pair hm-s2 hm-d2 8 $C
+wait_synced hm-s2 60
+wait_for 20 field_is hm-d2 5 0 ||
+	fail "destination missing chunks: $(hm_push_line hm-d2)"
+assert_eq "$(data_md5 /dev/mapper/hm-s2)" "$(data_md5 /dev/mapper/hm-d2)" "whole destination vs source"
+D=/dev/mapper/hm-d2
+refused_write 4096 4096 "a complete destination before handover"
