@@ -66,7 +66,7 @@ static bool test_ok;
 #define DATA_MAX	(16 + MIB)
 #define MAP_MAX		(16 + MIB)
 /* The last frame type; the model and the loops below use the number. */
-#define SPEC_TYPE_MAX	18
+#define SPEC_TYPE_MAX	19
 
 static const unsigned int all_types[] = {
 	HM_FRAME_HELLO, HM_FRAME_CHALLENGE, HM_FRAME_RESPONSE, HM_FRAME_REJECT,
@@ -74,6 +74,7 @@ static const unsigned int all_types[] = {
 	HM_FRAME_SETUP_ACK, HM_FRAME_DATA, HM_FRAME_ACK, HM_FRAME_PULL,
 	HM_FRAME_PULL_DATA, HM_FRAME_HANDOVER_MAP, HM_FRAME_HANDOVER,
 	HM_FRAME_HANDOVER_ACK, HM_FRAME_COMPLETE, HM_FRAME_ABORT,
+	HM_FRAME_HANDOVER_REQUEST,
 };
 
 /*
@@ -114,6 +115,7 @@ static uint32_t spec_len(unsigned int type)
 		return 8;
 	case 17:	/* COMPLETE */
 	case 18:	/* ABORT */
+	case 19:	/* HANDOVER_REQUEST */
 		return 0;
 	}
 	return 0;
@@ -269,6 +271,7 @@ static void test_constants(void)
 	CHECK_EQ(HM_FRAME_HANDOVER_ACK, 16);
 	CHECK_EQ(HM_FRAME_COMPLETE, 17);
 	CHECK_EQ(HM_FRAME_ABORT, 18);
+	CHECK_EQ(HM_FRAME_HANDOVER_REQUEST, 19);
 	CHECK_EQ(HM_FRAME_TYPE_MAX, SPEC_TYPE_MAX);
 	CHECK_EQ(HM_SETUP_OK, 0);
 	CHECK_EQ(HM_SETUP_GEOMETRY, 1);
@@ -370,6 +373,7 @@ static void test_payload_len(void)
 		 sizeof(struct hm_handover_ack));
 	CHECK_EQ(hm_frame_payload_len(HM_FRAME_COMPLETE), 0);
 	CHECK_EQ(hm_frame_payload_len(HM_FRAME_ABORT), 0);
+	CHECK_EQ(hm_frame_payload_len(HM_FRAME_HANDOVER_REQUEST), 0);
 	for (unsigned int t = 0; t < 256; t++)
 		CHECK_EQ(hm_frame_payload_len(t), spec_len(t));
 }
@@ -393,6 +397,7 @@ static void test_max_payload_len(void)
 	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_HANDOVER_ACK), 8);
 	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_COMPLETE), 0);
 	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_ABORT), 0);
+	CHECK_EQ(hm_frame_max_payload_len(HM_FRAME_HANDOVER_REQUEST), 0);
 	for (unsigned int t = 0; t < 256; t++)
 		CHECK_EQ(hm_frame_max_payload_len(t), spec_max_len(t));
 }
@@ -410,6 +415,7 @@ static void test_frame_lane(void)
 	CHECK_EQ(hm_frame_lane(HM_FRAME_HANDOVER_ACK), HM_LANE_CONTROL);
 	CHECK_EQ(hm_frame_lane(HM_FRAME_COMPLETE), HM_LANE_CONTROL);
 	CHECK_EQ(hm_frame_lane(HM_FRAME_ABORT), HM_LANE_CONTROL);
+	CHECK_EQ(hm_frame_lane(HM_FRAME_HANDOVER_REQUEST), HM_LANE_CONTROL);
 	CHECK_EQ(hm_frame_lane(HM_FRAME_SETUP), HM_LANE_CONTROL);
 	CHECK_EQ(hm_frame_lane(HM_FRAME_SETUP_ACK), HM_LANE_CONTROL);
 	CHECK_EQ(hm_frame_lane(HM_FRAME_DATA), HM_LANE_BULK);
@@ -664,7 +670,7 @@ static void test_bad_type(void)
 		raw_hdr(b, t, 1, 16, 0);
 		CHECK_EQ(check_raw(b, 1, 0), -EPROTO);
 	}
-	/* The first type after ABORT, with lengths the known types have. */
+	/* The first type after HANDOVER_REQUEST, with lengths the known types have. */
 	raw_hdr(b, SPEC_TYPE_MAX + 1, 0, 0, 4);
 	CHECK_EQ(check_raw(b, 0, 4), -EPROTO);
 	raw_hdr(b, SPEC_TYPE_MAX + 1, 0, 8, 4);
@@ -795,6 +801,9 @@ static void test_push_len_bounds(void)
 		{ HM_FRAME_ABORT, 0, 0 },
 		{ HM_FRAME_ABORT, 1, -EMSGSIZE },
 		{ HM_FRAME_ABORT, 4, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER_REQUEST, 0, 0 },
+		{ HM_FRAME_HANDOVER_REQUEST, 1, -EMSGSIZE },
+		{ HM_FRAME_HANDOVER_REQUEST, 8, -EMSGSIZE },
 		/* The old fixed-size types did not get DATA's range. */
 		{ HM_FRAME_PING, 16, -EMSGSIZE },
 		{ HM_FRAME_PONG, DATA_MAX, -EMSGSIZE },
@@ -1000,7 +1009,8 @@ static const struct {
 	{ "reject: type 0 and types above max", test_bad_type },
 	{ "reject: wrong length for each type", test_bad_len },
 	{ "bounds: DATA, PULL_DATA, HANDOVER_MAP 16..16+1MiB, SETUP 16, "
-	  "SETUP_ACK 8, ACK 16, PULL/HANDOVER/HANDOVER_ACK 8, COMPLETE/ABORT 0",
+	  "SETUP_ACK 8, ACK 16, PULL/HANDOVER/HANDOVER_ACK 8, "
+	  "COMPLETE/ABORT/HANDOVER_REQUEST 0",
 	  test_push_len_bounds },
 	{ "reject: length above HM_MAX_PAYLOAD", test_len_over_max },
 	{ "reject: wrong seq (-EBADMSG)", test_bad_seq },
