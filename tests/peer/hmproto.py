@@ -49,7 +49,8 @@ HANDOVER = 15   # source -> dest, control lane: the map is complete
 HANDOVER_ACK = 16  # dest -> source, control lane
 COMPLETE = 17   # dest -> source, control lane: every chunk is here
 ABORT = 18      # source -> dest, control lane; echoed back as the answer
-TYPE_MAX = ABORT
+HANDOVER_REQUEST = 19  # dest -> source, control lane: auto_handover
+TYPE_MAX = HANDOVER_REQUEST
 
 TYPE_NAMES = {HELLO: "HELLO", CHALLENGE: "CHALLENGE", RESPONSE: "RESPONSE",
               REJECT: "REJECT", WELCOME: "WELCOME", PING: "PING",
@@ -57,7 +58,8 @@ TYPE_NAMES = {HELLO: "HELLO", CHALLENGE: "CHALLENGE", RESPONSE: "RESPONSE",
               DATA: "DATA", ACK: "ACK", PULL: "PULL",
               PULL_DATA: "PULL_DATA", HANDOVER_MAP: "HANDOVER_MAP",
               HANDOVER: "HANDOVER", HANDOVER_ACK: "HANDOVER_ACK",
-              COMPLETE: "COMPLETE", ABORT: "ABORT"}
+              COMPLETE: "COMPLETE", ABORT: "ABORT",
+              HANDOVER_REQUEST: "HANDOVER_REQUEST"}
 
 REJECT_VERSION = 1
 REJECT_AUTH = 2
@@ -129,7 +131,8 @@ PAYLOAD_LEN = {HELLO: HELLO_FMT.size, CHALLENGE: CHALLENGE_FMT.size,
                DATA: DATA_FMT.size, ACK: ACK_FMT.size,
                PULL: PULL_FMT.size, PULL_DATA: DATA_FMT.size,
                HANDOVER_MAP: MAP_FMT.size, HANDOVER: HANDOVER_FMT.size,
-               HANDOVER_ACK: HANDOVER_ACK_FMT.size, COMPLETE: 0, ABORT: 0}
+               HANDOVER_ACK: HANDOVER_ACK_FMT.size, COMPLETE: 0, ABORT: 0,
+               HANDOVER_REQUEST: 0}
 MAX_PAYLOAD_LEN = dict(PAYLOAD_LEN)
 MAX_PAYLOAD_LEN[DATA] = DATA_FMT.size + MAX_DATA_PIECE
 MAX_PAYLOAD_LEN[PULL_DATA] = DATA_FMT.size + MAX_DATA_PIECE
@@ -174,13 +177,15 @@ def max_payload_len(ftype):
 
 
 # Which end sends each migration frame: the client is the source, the
-# server the destination. ABORT goes either way (the destination echoes
-# it), so it has no entry; every migration frame (SETUP and after) is
-# checked against its lane.
+# server the destination (which alone sends HANDOVER_REQUEST, the
+# auto_handover ask). ABORT goes either way (the destination echoes it),
+# so it has no entry; every migration frame (SETUP and after) is checked
+# against its lane.
 PUSH_SENDER = {SETUP: "client", SETUP_ACK: "server", DATA: "client",
                ACK: "server", PULL: "server", PULL_DATA: "client",
                HANDOVER_MAP: "client", HANDOVER: "client",
-               HANDOVER_ACK: "server", COMPLETE: "server"}
+               HANDOVER_ACK: "server", COMPLETE: "server",
+               HANDOVER_REQUEST: "server"}
 
 
 def is_migration(ftype):
@@ -603,17 +608,20 @@ class Geometry:
         first, _, zero, data = self.check_data(p)
         return first, zero, data
 
-    def check_handover_map(self, p):
+    def check_handover_map(self, p, next_first=0):
         """A HANDOVER_MAP payload as the destination must check it:
         returns (first_chunk, nr_chunks, the set of missing chunks);
-        raises BadPayload."""
+        raises BadPayload. Pieces come in chunk order without overlap:
+        next_first is where the previous piece ended (first + nr of it; 0
+        for the first piece), and a piece that starts before it is
+        refused."""
         if len(p) < MAP_FMT.size:
             raise BadPayload("HANDOVER_MAP of %d bytes" % len(p))
         first, nr, flags, bits = parse_handover_map(p)
         if flags:
             raise BadPayload("HANDOVER_MAP flags %#x" % flags)
-        if not nr or first % 8 or first >= self.nr_chunks or \
-                nr > self.nr_chunks - first:
+        if not nr or first % 8 or first < next_first or \
+                first >= self.nr_chunks or nr > self.nr_chunks - first:
             raise BadPayload("HANDOVER_MAP of chunks %d+%d (%d chunks)" %
                              (first, nr, self.nr_chunks))
         if len(bits) != (nr + 7) // 8:

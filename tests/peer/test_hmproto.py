@@ -182,16 +182,24 @@ def handshake_pair(ckey=KEY, skey=KEY, lane=0):
 def test_codec():
     eq(hp.HDR_LEN, 24, "header size")
     mib = 1 << 20
-    eq([hp.payload_len(t) for t in range(20)],
-       [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16, 16, 8, 16, 16, 8, 8, 0, 0, 0],
-       "payload sizes")
-    eq([hp.max_payload_len(t) for t in range(20)],
+    # Type 19 (HANDOVER_REQUEST) has no payload; 20 is unknown: 0 too.
+    eq([hp.payload_len(t) for t in range(21)],
+       [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16, 16, 8, 16, 16, 8, 8, 0, 0, 0,
+        0], "payload sizes")
+    eq([hp.max_payload_len(t) for t in range(21)],
        [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16 + mib, 16, 8, 16 + mib,
-        16 + mib, 8, 8, 0, 0, 0],
+        16 + mib, 8, 8, 0, 0, 0, 0],
        "largest payload sizes")
     eq((hp.PULL, hp.PULL_DATA, hp.HANDOVER_MAP, hp.HANDOVER,
-        hp.HANDOVER_ACK, hp.COMPLETE, hp.ABORT, hp.TYPE_MAX),
-       (12, 13, 14, 15, 16, 17, 18, 18), "type numbers")
+        hp.HANDOVER_ACK, hp.COMPLETE, hp.ABORT, hp.HANDOVER_REQUEST,
+        hp.TYPE_MAX),
+       (12, 13, 14, 15, 16, 17, 18, 19, 19), "type numbers")
+    eq(hp.type_name(hp.HANDOVER_REQUEST), "HANDOVER_REQUEST", "type name")
+    eq(hp.type_name(20), "type20", "an unknown type's name")
+    eq(hp.PUSH_SENDER[hp.HANDOVER_REQUEST], "server",
+       "HANDOVER_REQUEST comes from the destination")
+    check(hp.is_migration(hp.HANDOVER_REQUEST) and not hp.is_migration(20),
+          "HANDOVER_REQUEST is a migration frame")
     eq((hp.DEST_WAITING, hp.DEST_POSTCOPY, hp.DEST_COMPLETE,
         hp.DEST_ABORTED), (0, 1, 2, 3), "destination phases")
     eq((hp.ACK_OK, hp.ACK_FAILED, hp.ACK_RETRY), (0, 1, 2), "ACK statuses")
@@ -209,12 +217,14 @@ def test_codec():
                     ({"reserved": 1}, -errno.EPROTO)):
         h = hp.unpack_hdr(hp.pack_hdr(hp.PING, 0, 8, 0, **kw))
         eq(hp.hdr_check(h, 0, 0), err, repr(kw))
-    for t, ln in ((0, 0), (19, 16), (19, 8), (19, 0), (255, 0)):
+    for t, ln in ((0, 0), (20, 16), (20, 8), (20, 0), (255, 0)):
         eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(t, 0, ln, 0)), 0, 0),
            -errno.EPROTO, "type %d" % t)
     eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(18, 0, 0, 0)), 0, 0), 0,
-       "ABORT, the last type")
-    for t in range(1, 19):
+       "ABORT")
+    eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(19, 0, 0, 0)), 0, 0), 0,
+       "HANDOVER_REQUEST, the last type")
+    for t in range(1, 20):
         good = hp.max_payload_len(t)
         for ln in (good + 1, hp.MAX_PAYLOAD + 1, 0xFFFFFFFF):
             eq(hp.hdr_check(hp.unpack_hdr(hp.pack_hdr(t, 0, ln, 0)), 0, 0),
@@ -257,7 +267,10 @@ def test_push_bounds():
              (hp.HANDOVER_ACK, 9, False),
              (hp.COMPLETE, 0, True), (hp.COMPLETE, 1, False),
              (hp.ABORT, 0, True), (hp.ABORT, 1, False),
-             (hp.ABORT, 8, False)]
+             (hp.ABORT, 8, False),
+             (hp.HANDOVER_REQUEST, 0, True),
+             (hp.HANDOVER_REQUEST, 1, False),
+             (hp.HANDOVER_REQUEST, 8, False)]
     for t, ln, ok in cases:
         for lane in (0, 1):
             h = hp.unpack_hdr(hp.pack_hdr(t, lane, ln, 7))
@@ -271,8 +284,8 @@ def test_push_bounds():
     eq([hp.frame_lane(t) for t in (hp.SETUP, hp.SETUP_ACK, hp.DATA, hp.ACK,
                                    hp.PING)], [0, 0, 1, 1, 0], "lanes")
     # Pulls and their replies never wait behind bulk data.
-    eq([hp.frame_lane(t) for t in range(hp.PULL, hp.ABORT + 1)], [0] * 7,
-       "post-copy frames on the control lane")
+    eq([hp.frame_lane(t) for t in range(hp.PULL, hp.HANDOVER_REQUEST + 1)],
+       [0] * 8, "post-copy frames on the control lane")
 
 
 def test_push_payloads():
@@ -374,7 +387,20 @@ def test_postcopy_rules():
             ("flags", hp.pack_handover_map(0, 6, flags=1)),
             ("head cut", hp.pack_handover_map(0, 6)[:15])):
         check(_bad_payload(g.check_handover_map, p), "HANDOVER_MAP " + what)
+    # Pieces in chunk order, without overlap: each starts at or after
+    # the end of the one before (next_first); gaps are fine.
     big = hp.Geometry(8 * 20, 8)   # 20 chunks: a piece at 16 is short
+    eq(big.check_handover_map(hp.pack_handover_map(8, 8, b"\x01"), 8),
+       (8, 8, {8}), "a piece right after the previous one")
+    eq(big.check_handover_map(hp.pack_handover_map(16, 4, b"\x01"), 8),
+       (16, 4, {16}), "a piece after a gap")
+    for what, p, after in (
+            ("before the previous piece", hp.pack_handover_map(0, 8), 8),
+            ("overlapping the previous piece",
+             hp.pack_handover_map(8, 8), 16),
+            ("repeated", hp.pack_handover_map(16, 4), 20)):
+        check(_bad_payload(big.check_handover_map, p, after),
+              "HANDOVER_MAP " + what)
     eq(big.check_handover_map(hp.pack_handover_map(16, 4, b"\x08")),
        (16, 4, {19}), "a short last piece")
     check(_bad_payload(big.check_handover_map,
@@ -900,6 +926,57 @@ def test_postcopy_session():
     check(res.get("copy") == bytearray(image), "the copy equals the source")
 
 
+def test_handover_request_session():
+    """auto_handover, both ends in Python: the destination's VM writes
+    before handover, so it sends HANDOVER_REQUEST (no payload, control
+    lane) and holds the write; the source hands over as if told to (map
+    pieces in chunk order, HANDOVER) and the destination answers
+    HANDOVER_ACK, then releases the write."""
+    geo = hp.Geometry(8 * 64, 8)           # 64 chunks
+    missing = {0, 9, 33, 63}
+    lanes = up_lanes()
+    (sc, dc) = lanes[0]
+    res = {}
+
+    def dest():
+        try:
+            g = hp.dest_setup(dc, geo, 5)
+            dc.send(hp.HANDOVER_REQUEST)   # the VM's first write, held
+            staged, nxt = set(), 0
+            while True:
+                h, p = dc.recv(5)
+                if h.type == hp.HANDOVER:
+                    break
+                eq(h.type, hp.HANDOVER_MAP, "map piece")
+                first, nr, got = g.check_handover_map(p, nxt)
+                staged |= got
+                nxt = first + nr
+            eq(hp.parse_handover(p), len(staged), "HANDOVER's count")
+            dc.send(hp.HANDOVER_ACK, hp.pack_handover_ack())
+            res["staged"] = staged
+        except (hp.ProtoError, Fail) as e:
+            res["dest"] = e
+
+    t = threading.Thread(target=dest)
+    t.start()
+    try:
+        eq(hp.source_setup(sc, geo, 5), hp.DEST_WAITING, "phase")
+        h, p = sc.recv(5)
+        eq((h.type, h.lane, p), (hp.HANDOVER_REQUEST, hp.LANE_CONTROL, b""),
+           "HANDOVER_REQUEST")
+        for p in hp.map_pieces(geo.nr_chunks, missing, piece_chunks=16):
+            sc.send(hp.HANDOVER_MAP, p)
+        sc.send(hp.HANDOVER, hp.pack_handover(len(missing)))
+        h, p = sc.recv(5)
+        eq((h.type, hp.parse_handover_ack(p)),
+           (hp.HANDOVER_ACK, (hp.HANDOVER_OK, 0)), "HANDOVER_ACK")
+    finally:
+        t.join(10)
+        _close_lanes(lanes)
+    check("dest" not in res, "destination: %r" % res.get("dest"))
+    eq(res.get("staged"), missing, "the destination's missing set")
+
+
 def test_push_setup_mismatch():
     lanes = up_lanes()
     (sc, dc) = lanes[0]
@@ -936,7 +1013,8 @@ def test_push_frame_rules():
           (0, "dest", hp.HANDOVER_ACK, hp.pack_handover_ack()),
           (0, "dest", hp.COMPLETE, b""),
           (0, "source", hp.ABORT, b""),
-          (0, "dest", hp.ABORT, b"")]      # the destination's echo
+          (0, "dest", hp.ABORT, b""),      # the destination's echo
+          (0, "dest", hp.HANDOVER_REQUEST, b"")]
     for lane, sender, t, p in ok:
         e = case(lane, sender, t, p)
         check(isinstance(e, tuple) and e[0].type == t,
@@ -963,7 +1041,9 @@ def test_push_frame_rules():
            (0, "source", hp.COMPLETE, b""),
            (1, "dest", hp.COMPLETE, b""),
            (1, "source", hp.ABORT, b""),
-           (1, "dest", hp.ABORT, b"")]
+           (1, "dest", hp.ABORT, b""),
+           (0, "source", hp.HANDOVER_REQUEST, b""),
+           (1, "dest", hp.HANDOVER_REQUEST, b"")]
     for lane, sender, t, p in bad:
         e = case(lane, sender, t, p)
         check(isinstance(e, hp.Unexpected),
@@ -1281,6 +1361,8 @@ TESTS = [
     ("push: SETUP_ACK carries the destination's phase", test_setup_phase),
     ("post-copy: map, HANDOVER, pulls on control, prefetch, COMPLETE",
      test_postcopy_session),
+    ("auto_handover: HANDOVER_REQUEST, then the source hands over",
+     test_handover_request_session),
     ("push, post-copy: frames only from their sender, on their lane",
      test_push_frame_rules),
     ("session: MAC, replay, reflection, lane, late handshake, cut",
