@@ -67,6 +67,8 @@ static int check_file(const char *path, const char *expect)
 		printf(", COMPLETE");
 	if (d.aborts)
 		printf(", ABORT");
+	if (d.requests)
+		printf(", HANDOVER_REQUEST");
 	if (r == HM_DEC_REJECTED)
 		printf(", reason %u", d.reject_reason);
 	if (r == HM_DEC_BAD_HDR)

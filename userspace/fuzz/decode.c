@@ -6,17 +6,18 @@
  *   server (receives c2s): HELLO seq 0, RESPONSE seq 1 (or REJECT),
  *                          then session frames from seq 2, MACed with
  *                          k_c2s: PING, PONG; on the control lane one
- *                          SETUP, then PULL_DATA, HANDOVER_MAP pieces and
- *                          HANDOVER (whose count must be the pieces' set
- *                          bits), or ABORT before it; on the bulk lane
- *                          DATA
+ *                          SETUP, then PULL_DATA, HANDOVER_MAP pieces (in
+ *                          chunk order, without overlap) and HANDOVER
+ *                          (whose count must be the pieces' set bits), or
+ *                          ABORT before it; on the bulk lane DATA
  *   client (receives s2c): CHALLENGE seq 0 (or REJECT), WELCOME seq 1
  *                          (or REJECT), then session frames from seq 2,
  *                          MACed with k_s2c: PING, PONG; on the control
  *                          lane one SETUP_ACK (to the SETUP "we" sent),
- *                          then PULL, one HANDOVER_ACK, one COMPLETE after
- *                          the handover, one ABORT (the echo of ours); on
- *                          the bulk lane ACK
+ *                          then PULL, one HANDOVER_REQUEST while the
+ *                          destination waits, one HANDOVER_ACK, one
+ *                          COMPLETE after the handover, one ABORT (the echo
+ *                          of ours); on the bulk lane ACK
  *
  * A SETUP whose geometry differs from ours, or a SETUP_ACK saying so or
  * naming an aborted destination, ends the session: any frame after it is
@@ -213,6 +214,7 @@ static bool sent_by_server(uint8_t type, enum hm_dec_role role)
 	case HM_FRAME_PULL:
 	case HM_FRAME_HANDOVER_ACK:
 	case HM_FRAME_COMPLETE:
+	case HM_FRAME_HANDOVER_REQUEST:
 		return true;
 	case HM_FRAME_ABORT:
 		return role == HM_DEC_CLIENT;
@@ -348,8 +350,9 @@ static unsigned int popcount8(uint8_t b)
 
 /*
  * HANDOVER_MAP (server), before HANDOVER: a piece from a multiple of 8,
- * inside the device, of exactly ceil(nr / 8) bytes; bits past nr in the
- * last byte are ignored.
+ * inside the device, of exactly ceil(nr / 8) bytes, starting at or after
+ * the end of the previous piece (pieces come in chunk order, without
+ * overlap); bits past nr in the last byte are ignored.
  */
 static enum hm_dec_result do_map(struct hm_dec *d, const uint8_t *p,
 				 uint32_t len)
@@ -363,8 +366,8 @@ static enum hm_dec_result do_map(struct hm_dec *d, const uint8_t *p,
 		return HM_DEC_UNEXPECTED;
 	first = be64_to_cpu(m.first_chunk);
 	nr = be32_to_cpu(m.nr_chunks);
-	if (m.flags || !nr || first % 8 || first >= FUZZ_NR_CHUNKS ||
-	    nr > FUZZ_NR_CHUNKS - first ||
+	if (m.flags || !nr || first % 8 || first < d->map_next ||
+	    first >= FUZZ_NR_CHUNKS || nr > FUZZ_NR_CHUNKS - first ||
 	    len - sizeof(m) != (nr + 7ULL) / 8)
 		return HM_DEC_BAD_PAYLOAD;
 	for (i = 0; i < nr / 8; i++)
@@ -373,6 +376,7 @@ static enum hm_dec_result do_map(struct hm_dec *d, const uint8_t *p,
 		d->map_missing += popcount8(p[sizeof(m) + nr / 8] &
 					    ((1U << (nr % 8)) - 1));
 	d->map_frames++;
+	d->map_next = first + nr;
 	return HM_DEC_END;
 }
 
@@ -407,6 +411,21 @@ static enum hm_dec_result do_handover_ack(struct hm_dec *d, const uint8_t *p)
 		return HM_DEC_BAD_PAYLOAD;
 	d->handovers++;
 	d->dest_phase = HM_DEST_POSTCOPY;
+	return HM_DEC_END;
+}
+
+/*
+ * HANDOVER_REQUEST (client): an auto_handover destination's VM wrote. At
+ * most once a session, from a destination that said it waits, before its
+ * HANDOVER_ACK (one may cross our HANDOVER) and before the echo of an
+ * ABORT of ours. No payload.
+ */
+static enum hm_dec_result do_handover_request(struct hm_dec *d)
+{
+	if (!d->setups || d->dest_phase != HM_DEST_WAITING || d->handovers ||
+	    d->aborts || d->requests)
+		return HM_DEC_UNEXPECTED;
+	d->requests++;
 	return HM_DEC_END;
 }
 
@@ -464,6 +483,8 @@ static enum hm_dec_result do_push(struct hm_dec *d, const struct hm_hdr *h,
 		return do_complete(d);
 	case HM_FRAME_ABORT:
 		return do_abort(d);
+	case HM_FRAME_HANDOVER_REQUEST:
+		return do_handover_request(d);
 	}
 	return HM_DEC_UNEXPECTED;
 }
@@ -532,6 +553,7 @@ static enum hm_dec_result do_frame(struct hm_dec *d, const struct hm_hdr *h,
 	case HM_FRAME_HANDOVER_ACK:
 	case HM_FRAME_COMPLETE:
 	case HM_FRAME_ABORT:
+	case HM_FRAME_HANDOVER_REQUEST:
 		return do_push(d, h, p, len);
 	}
 	return HM_DEC_UNEXPECTED;

@@ -9,7 +9,8 @@
  * migration frames' rules: each from its own end on its own lane, SETUP and
  * SETUP_ACK once, DATA and ACK runs inside a fixed test geometry, and the
  * handover and post-copy frames (PULL, PULL_DATA, HANDOVER_MAP, HANDOVER,
- * HANDOVER_ACK, COMPLETE, ABORT) in the order the phases allow.
+ * HANDOVER_ACK, COMPLETE, ABORT, HANDOVER_REQUEST) in the order the phases
+ * allow.
  */
 #ifndef HM_FUZZ_DECODE_H
 #define HM_FUZZ_DECODE_H
@@ -94,9 +95,11 @@ struct hm_dec {
 	uint32_t dest_phase;		/* client: SETUP_ACK's, then as it goes */
 	unsigned int pulls;		/* PULL (client) or PULL_DATA (server) */
 	unsigned int map_frames;	/* HANDOVER_MAP pieces (server) */
+	uint64_t map_next;		/* the next piece starts here or later */
 	uint64_t map_missing;		/* their set bits, so far (server) */
 	unsigned int handovers;		/* HANDOVER or HANDOVER_ACK */
 	unsigned int completes, aborts;	/* COMPLETE (client), ABORT */
+	unsigned int requests;		/* HANDOVER_REQUEST (client) */
 	uint32_t reject_reason;
 	int hdr_err;			/* hm_hdr_check() result, BAD_HDR */
 	unsigned int auth_skipped;	/* proofs/MACs that failed, skip_auth */

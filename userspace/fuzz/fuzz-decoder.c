@@ -21,8 +21,9 @@
  *   - push frames: at most one SETUP or SETUP_ACK, DATA and ACK only on
  *     the bulk lane, never more chunk bytes than the frames carried;
  *   - post-copy frames: only on the control lane; at most one
- *     HANDOVER_ACK, COMPLETE and ABORT; COMPLETE only after a handover;
- *     no ABORT after one; the map pieces' set bits within the device.
+ *     HANDOVER_REQUEST, HANDOVER_ACK, COMPLETE and ABORT; COMPLETE only
+ *     after a handover; no ABORT after one; the map pieces in chunk order,
+ *     their set bits within the device.
  *
  * Build and run: make -C userspace fuzz FUZZ_SECONDS=60
  */
@@ -61,14 +62,14 @@ static int model_check(const uint8_t *b, uint8_t lane, uint64_t seq)
 {
 	static const uint32_t min[] = {
 		0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16, 16,
-		8, 16, 16, 8, 8, 0, 0,
+		8, 16, 16, 8, 8, 0, 0, 0,
 	};
 	uint8_t type = b[5];
 	uint32_t len = get_be32(b + 8);
 	uint32_t max;
 
 	if (memcmp(b, "HMIG", 4) || b[4] != 1 || b[7] || get_be32(b + 12) ||
-	    b[6] != lane || type < 1 || type > 18)
+	    b[6] != lane || type < 1 || type > 19)
 		return -EPROTO;
 	max = type == 10 || type == 13 || type == 14 ? 16 + (1U << 20) :
 		min[type];
@@ -141,12 +142,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FAIL("%llu data bytes in %zu bytes of frames",
 		     (unsigned long long)d.data_bytes, d.consumed);
 	if ((d.pulls || d.map_frames || d.handovers || d.completes ||
-	     d.aborts) && d.lane != HM_LANE_CONTROL)
+	     d.aborts || d.requests) && d.lane != HM_LANE_CONTROL)
 		FAIL("post-copy frames on lane %u", d.lane);
 	if (d.role == HM_DEC_CLIENT &&
-	    (d.handovers > 1 || d.completes > 1 || d.aborts > 1))
-		FAIL("%u HANDOVER_ACKs, %u COMPLETEs, %u ABORTs",
-		     d.handovers, d.completes, d.aborts);
+	    (d.handovers > 1 || d.completes > 1 || d.aborts > 1 ||
+	     d.requests > 1))
+		FAIL("%u HANDOVER_ACKs, %u COMPLETEs, %u ABORTs, %u requests",
+		     d.handovers, d.completes, d.aborts, d.requests);
+	if (d.requests && d.role != HM_DEC_CLIENT)
+		FAIL("HANDOVER_REQUEST taken by the destination");
+	if (d.map_frames && d.map_next > (HM_FUZZ_TARGET_SECTORS +
+	    HM_FUZZ_CHUNK_SECTORS - 1) / HM_FUZZ_CHUNK_SECTORS)
+		FAIL("map pieces end at chunk %llu",
+		     (unsigned long long)d.map_next);
 	if (d.aborts > 1 || (d.aborts && d.handovers))
 		FAIL("%u ABORTs, %u handovers", d.aborts, d.handovers);
 	if (d.map_missing > d.map_frames * 8ULL * (1U << 20))
@@ -172,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    p.pulls != d.pulls || p.map_frames != d.map_frames ||
 	    p.map_missing != d.map_missing || p.handovers != d.handovers ||
 	    p.completes != d.completes || p.aborts != d.aborts ||
+	    p.requests != d.requests || p.map_next != d.map_next ||
 	    p.dest_phase != d.dest_phase)
 		FAIL("prefix of %zu bytes: %s, %u frames (whole: %s, %u frames)",
 		     d.consumed, hm_dec_result_name(rp), p.frames,

@@ -207,8 +207,8 @@ def map_of(missing, first=0, nr=None):
 
 
 def postcopy_seeds(seeds):
-    """Handover, pulls, COMPLETE and ABORT on the control lane: valid
-    streams, and each rule broken once."""
+    """Handover, pulls, COMPLETE, ABORT and HANDOVER_REQUEST on the
+    control lane: valid streams, and each rule broken once."""
     setup = (hp.SETUP, GEO.setup_payload())
     setup_ack = (hp.SETUP_ACK, hp.pack_setup_ack(hp.SETUP_OK))
     missing = {3, 8, 15, 999, 1000, 2000}
@@ -216,6 +216,7 @@ def postcopy_seeds(seeds):
               hp.map_pieces(GEO.nr_chunks, missing, piece_chunks=1024)]
     handover = (hp.HANDOVER, hp.pack_handover(len(missing)))
     pull_data = (hp.PULL_DATA, data(999, 1))
+    request = (hp.HANDOVER_REQUEST, b"")
     good = {
         # A pull before handover (a read of a missing chunk), the map in
         # two pieces, HANDOVER, more pulls (one of zeroes, one of the
@@ -232,6 +233,10 @@ def postcopy_seeds(seeds):
         "server-map-padding-bits": (False, 0, [
             setup, (hp.HANDOVER_MAP, hp.pack_handover_map(
                 2000, 1, b"\xff")), (hp.HANDOVER, hp.pack_handover(1))]),
+        # Pieces in chunk order may leave gaps (nothing missing there).
+        "server-map-gaps": (False, 0, [
+            setup, map_of({3}, 0, 8), map_of({1000, 1001}, 1000, 16),
+            map_of({2000}, 2000, 1), (hp.HANDOVER, hp.pack_handover(4))]),
         "server-abort": (False, 0, [setup, ping(), (hp.ABORT, b"")]),
         "client-postcopy": (True, 0, [
             setup_ack, (hp.PULL, hp.pack_pull(5)),
@@ -243,6 +248,15 @@ def postcopy_seeds(seeds):
         "client-setup-ack-complete": (True, 0, [
             (hp.SETUP_ACK, hp.pack_setup_ack(0, hp.DEST_COMPLETE)), ping()]),
         "client-abort-echo": (True, 0, [setup_ack, (hp.ABORT, b"")]),
+        # auto_handover: the destination's VM wrote; the source hands
+        # over (HANDOVER_ACK), post-copy follows.
+        "client-handover-request": (True, 0, [
+            setup_ack, ping(), request,
+            (hp.HANDOVER_ACK, hp.pack_handover_ack()),
+            (hp.PULL, hp.pack_pull(7)), (hp.COMPLETE, b"")]),
+        # A request that crossed our ABORT: the echo follows it.
+        "client-handover-request-then-abort-echo": (True, 0, [
+            setup_ack, request, (hp.ABORT, b"")]),
     }
     for name, (client, lane, frames) in good.items():
         stream = push_stream(client, lane, frames)
@@ -278,6 +292,14 @@ def postcopy_seeds(seeds):
         "unexpected--server-map-after-handover": (False, 0, [
             setup] + pieces + [handover] + pieces[:1]),
         "unexpected--server-map-before-setup": (False, 0, pieces[:1]),
+        # Pieces come in chunk order, without overlap.
+        "bad-payload--server-map-out-of-order": (False, 0, [
+            setup, pieces[1], pieces[0], handover]),
+        "bad-payload--server-map-repeated": (False, 0, [
+            setup, pieces[0], pieces[0]]),
+        "bad-payload--server-map-overlap": (False, 0, [
+            setup, map_of({3}, 0, 16), map_of({9}, 8, 8)]),
+        "unexpected--server-handover-request": (False, 0, [setup, request]),
         "unexpected--server-pull-data-before-setup": (False, 0, [pull_data]),
         "bad-payload--server-pull-data-2-chunks": (False, 0, [
             setup, (hp.PULL_DATA, data(4, 2))]),
@@ -328,6 +350,18 @@ def postcopy_seeds(seeds):
         "unexpected--client-abort-after-handover": (True, 0, [
             setup_ack, (hp.HANDOVER_ACK, hp.pack_handover_ack()),
             (hp.ABORT, b"")]),
+        "unexpected--client-handover-request-twice": (True, 0, [
+            setup_ack, request, ping(), request]),
+        "unexpected--client-handover-request-before-setup-ack": (True, 0, [
+            request]),
+        "unexpected--client-handover-request-on-bulk": (True, 1, [request]),
+        "unexpected--client-handover-request-after-handover-ack": (True, 0, [
+            setup_ack, (hp.HANDOVER_ACK, hp.pack_handover_ack()), request]),
+        "unexpected--client-handover-request-postcopy-dest": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(0, hp.DEST_POSTCOPY)),
+            request]),
+        "unexpected--client-handover-request-after-abort-echo": (True, 0, [
+            setup_ack, (hp.ABORT, b""), request]),
     }
     for name, (client, lane, frames) in bad.items():
         seeds[name] = sel(client, lane) + push_stream(client, lane, frames)
@@ -345,17 +379,23 @@ def postcopy_seeds(seeds):
                           (True, hp.HANDOVER_ACK, 7),
                           (True, hp.HANDOVER_ACK, 9),
                           (True, hp.COMPLETE, 1), (True, hp.COMPLETE, 8),
-                          (True, hp.ABORT, 4)):
+                          (True, hp.ABORT, 4),
+                          (True, hp.HANDOVER_REQUEST, 1),
+                          (True, hp.HANDOVER_REQUEST, 8)):
         hs, _ = client_hs(0) if client else server_hs(0)
         seeds["bad-header--%s-%s-%d" % (
             "client" if client else "server",
             hp.type_name(t).lower().replace("_", "-"), ln)] = \
             sel(client, 0) + b"".join(hs) + hp.pack_hdr(t, 0, ln, 2) + \
             bytes(min(ln, 64))
-    # The first type after ABORT.
+    # The first type after HANDOVER_REQUEST (TYPE_MAX), either end.
+    assert hp.TYPE_MAX == 19
     hs, _ = server_hs(0)
-    seeds["bad-header--server-type-19"] = sel(False, 0) + b"".join(hs) + \
-        hp.pack_hdr(19, 0, 0, 2)
+    seeds["bad-header--server-type-20"] = sel(False, 0) + b"".join(hs) + \
+        hp.pack_hdr(20, 0, 0, 2)
+    hs, _ = client_hs(0)
+    seeds["bad-header--client-type-20"] = sel(True, 0) + b"".join(hs) + \
+        hp.pack_hdr(20, 0, 0, 2)
 
 
 def sel(client, lane, skip=False):
