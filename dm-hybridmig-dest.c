@@ -56,11 +56,13 @@ struct hm_dest {
 	struct work_struct route_work;	/* route parked bios again */
 	struct work_struct pull_work;	/* send queued PULLs */
 	struct work_struct complete_work;
+	struct work_struct request_work;	/* auto_handover */
+	bool requested;			/* this session asked for handover */
 	struct delayed_work expire_work;	/* fail held writes */
 	unsigned long *staging;		/* the handover map being received */
 	ktime_t map_start;
 	bool handover_acked;		/* HANDOVER_ACK went out (or was lost) */
-	unsigned long nr_mapped;	/* chunks covered by map frames so far */
+	unsigned long next_mapped;	/* the next map piece starts here or later */
 };
 
 static struct hm_bio *hm_dest_bio(struct bio *bio)
@@ -202,6 +204,8 @@ int hm_dest_map(struct hm_dev *hd, struct bio *bio)
 			bio_list_add(&d->held, bio);
 			spin_unlock_irq(&d->lock);
 			mod_delayed_work(d->wq, &d->expire_work, HZ);
+			if (READ_ONCE(hd->auto_handover))
+				queue_work(d->wq, &d->request_work);
 			return DM_MAPIO_SUBMITTED;
 		}
 		spin_unlock_irq(&d->lock);
@@ -219,6 +223,29 @@ void hm_dest_end_io(struct hm_dev *hd, struct bio *bio, blk_status_t status)
 
 	if (db->overwrite)
 		hm_dest_written(hd, db->first_chunk, 1, !status);
+}
+
+/*
+ * auto_handover: the VM's first write here asks the source to hand over,
+ * for hypervisors with no hook at switch-over. Safe by construction: the
+ * source fences itself before this write (or any other) is accepted, so
+ * no write is ever accepted on both hosts; had the VM still been running
+ * on the source, its writes would fail from the fence on.
+ */
+static void hm_dest_request_work(struct work_struct *work)
+{
+	struct hm_dest *d = container_of(work, struct hm_dest, request_work);
+	struct hm_dev *hd = d->hd;
+
+	/* Only once the source's session is set up: it could not hand over. */
+	if (READ_ONCE(hd->phase) != HM_PHASE_WAITING || READ_ONCE(d->requested) ||
+	    !READ_ONCE(hd->xfer.ready))
+		return;
+	if (!hm_link_send(hd, HM_FRAME_HANDOVER_REQUEST, NULL, 0)) {
+		WRITE_ONCE(d->requested, true);
+		DMINFO("%s: first write of the VM: handover requested",
+		       dm_device_name(hd->md));
+	}
 }
 
 /* Fail the writes held too long for a handover that did not come. */
@@ -369,6 +396,9 @@ void hm_dest_link_up(struct hm_dev *hd)
 
 	spin_lock_irq(&d->lock);
 	list_splice_init(&d->pulls_sent, &d->pulls_queued);
+	WRITE_ONCE(d->requested, false);
+	if (READ_ONCE(hd->auto_handover) && !bio_list_empty(&d->held))
+		queue_work(d->wq, &d->request_work);
 	spin_unlock_irq(&d->lock);
 	queue_work(d->wq, &d->pull_work);
 }
@@ -380,7 +410,7 @@ void hm_dest_link_down(struct hm_dev *hd)
 
 	kvfree(d->staging);
 	d->staging = NULL;
-	d->nr_mapped = 0;
+	d->next_mapped = 0;
 }
 
 /* ---- Handover ---- */
@@ -412,9 +442,10 @@ int hm_dest_recv_map(struct hm_dev *hd, const struct hm_handover_map *map,
 	unsigned int i, bytes;
 	u8 *byte;
 
+	/* Pieces come in chunk order, without overlap. */
 	if (READ_ONCE(hd->phase) != HM_PHASE_WAITING || map->flags || !nr ||
-	    first % 8 || first >= nr_chunks || nr > nr_chunks - first ||
-	    !buf || buf->len != DIV_ROUND_UP(nr, 8))
+	    first % 8 || first < d->next_mapped || first >= nr_chunks ||
+	    nr > nr_chunks - first || !buf || buf->len != DIV_ROUND_UP(nr, 8))
 		return -EPROTO;
 	if (!d->staging) {
 		d->staging = kvcalloc(BITS_TO_LONGS(nr_chunks),
@@ -431,7 +462,7 @@ int hm_dest_recv_map(struct hm_dev *hd, const struct hm_handover_map *map,
 		hm_bytes_to_bitmap(d->staging, first + i, byte,
 				   min_t(unsigned int, nr - i, bytes * 8));
 	}
-	d->nr_mapped += nr;
+	d->next_mapped = first + nr;
 	return 0;
 }
 
@@ -449,9 +480,15 @@ int hm_dest_recv_handover(struct hm_dev *hd, const struct hm_handover *ho)
 	unsigned long weight;
 	int r;
 
-	if (READ_ONCE(hd->phase) != HM_PHASE_WAITING) {
+	switch (READ_ONCE(hd->phase)) {
+	case HM_PHASE_WAITING:
+		break;
+	case HM_PHASE_POSTCOPY:
+	case HM_PHASE_COMPLETE:
 		/* Our HANDOVER_ACK was lost: say it again. */
 		return hm_link_send(hd, HM_FRAME_HANDOVER_ACK, &ack, sizeof(ack));
+	default:
+		return -EPROTO;		/* aborted */
 	}
 	if (!d->staging) {
 		d->staging = kvcalloc(BITS_TO_LONGS(t->nr_chunks),
@@ -552,6 +589,7 @@ int hm_dest_create(struct hm_dev *hd)
 	INIT_WORK(&d->route_work, hm_dest_route_work);
 	INIT_WORK(&d->pull_work, hm_dest_pull_work);
 	INIT_WORK(&d->complete_work, hm_dest_complete_work);
+	INIT_WORK(&d->request_work, hm_dest_request_work);
 	INIT_DELAYED_WORK(&d->expire_work, hm_dest_expire_work);
 	r = mempool_init_kmalloc_pool(&d->pull_pool, HM_MIN_PULLS,
 				      sizeof(struct hm_pull_req));

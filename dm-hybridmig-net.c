@@ -152,6 +152,8 @@ static int hm_frame_mac(struct crypto_shash *tfm, const struct hm_hdr *hdr,
 		r = crypto_shash_update(desc, addr, bytes);
 		offset += bytes;
 		len -= bytes;
+		/* A megabyte of HMAC is long: let the VM's I/O threads run. */
+		cond_resched();
 	}
 	if (!r)
 		r = crypto_shash_final(desc, out);
@@ -922,6 +924,8 @@ static int hm_source_deliver(struct hm_dev *hd, int type, const void *p)
 		return hm_push_recv_complete(hd);
 	case HM_FRAME_ABORT:
 		return hm_push_recv_abort_ack(hd);
+	case HM_FRAME_HANDOVER_REQUEST:
+		return hm_push_recv_handover_request(hd);
 	}
 	return -EPROTO;
 }
@@ -1251,8 +1255,10 @@ static int hm_server_thread(void *data)
 
 	hm_link_set_state(link, HM_LINK_LISTENING);
 	while (!kthread_should_stop()) {
-		if (atomic_xchg(&link->broken, 0)) {
+		if (atomic_read(&link->broken)) {
+			/* Closed first: the other lane keeps the first error. */
 			hm_server_end_session(link);
+			atomic_set(&link->broken, 0);
 			hm_link_set_state(link, HM_LINK_LISTENING);
 		}
 		r = kernel_accept(link->listener, &sock, 0);

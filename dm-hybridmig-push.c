@@ -25,6 +25,7 @@
 #include <linux/device-mapper.h>
 #include <linux/ioprio.h>
 #include <linux/kthread.h>
+#include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -43,6 +44,7 @@
 #define HM_MAX_PULL_REQS	1024	/* queued pull requests */
 #define HM_HANDOVER_TIMEOUT	(30 * HZ)
 #define HM_ABORT_TIMEOUT	(5 * HZ)
+#define HM_PUSH_NICE		10
 
 /* A chunk the destination asked for, in a session of the link. */
 struct hm_pull_req {
@@ -107,7 +109,9 @@ struct hm_pusher {
 	unsigned long near_miss[HM_NEAR_MISSES];
 	unsigned int next_near_miss;
 	struct hm_buf pull_buf;
+	bool abort_sent;
 	bool abort_acked;
+	struct delayed_work handover_work;	/* auto_handover */
 
 	struct hm_push_slot slots[HM_PUSH_SLOTS];
 };
@@ -983,14 +987,45 @@ int hm_push_handover(struct hm_dev *hd)
 	return left ? left : -ETIMEDOUT;
 }
 
+/*
+ * The destination's VM wrote (auto_handover): hand over as if the operator
+ * had asked. Not in the receiver thread, which must see the HANDOVER_ACK,
+ * and only with the message lock (a message may be stopping the link).
+ */
+static void hm_push_handover_work(struct work_struct *work)
+{
+	struct hm_pusher *p = container_of(to_delayed_work(work),
+					   struct hm_pusher, handover_work);
+	struct hm_dev *hd = p->hd;
+
+	if (!mutex_trylock(&hd->msg_lock)) {
+		queue_delayed_work(system_long_wq, &p->handover_work, HZ / 100);
+		return;
+	}
+	if (READ_ONCE(hd->phase) == HM_PHASE_TRACKING) {
+		DMINFO("%s: the destination asks for handover (auto_handover)",
+		       dm_device_name(hd->md));
+		hm_push_handover(hd);
+	}
+	mutex_unlock(&hd->msg_lock);
+}
+
+int hm_push_recv_handover_request(struct hm_dev *hd)
+{
+	struct hm_pusher *p = hd->pusher;
+
+	queue_delayed_work(system_long_wq, &p->handover_work, 0);
+	return 0;
+}
+
 /* ---- Abort ---- */
 
 int hm_push_recv_abort_ack(struct hm_dev *hd)
 {
 	struct hm_pusher *p = hd->pusher;
 
-	if (READ_ONCE(p->abort_acked))
-		return -EPROTO;
+	if (!READ_ONCE(p->abort_sent) || READ_ONCE(p->abort_acked))
+		return -EPROTO;		/* we did not ask */
 	WRITE_ONCE(p->abort_acked, true);
 	wake_up_all(&hd->wait);
 	return 0;
@@ -1005,16 +1040,20 @@ int hm_push_recv_abort_ack(struct hm_dev *hd)
 int hm_push_abort(struct hm_dev *hd)
 {
 	struct hm_pusher *p = hd->pusher;
+	bool told = false;
 
 	if (READ_ONCE(hd->phase) != HM_PHASE_TRACKING) {
 		DMERR("%s: abort: the VM has been handed over; finish the migration instead",
 		      dm_device_name(hd->md));
 		return -EPERM;
 	}
-	if (p && hm_push_session_ready(p) &&
-	    !hm_link_send(hd, HM_FRAME_ABORT, NULL, 0) &&
-	    wait_event_timeout(hd->wait, READ_ONCE(p->abort_acked),
-			       HM_ABORT_TIMEOUT))
+	if (p && hm_push_session_ready(p)) {
+		WRITE_ONCE(p->abort_sent, true);
+		told = !hm_link_send(hd, HM_FRAME_ABORT, NULL, 0) &&
+		       wait_event_timeout(hd->wait, READ_ONCE(p->abort_acked),
+					  HM_ABORT_TIMEOUT);
+	}
+	if (told)
 		DMINFO("%s: migration aborted", dm_device_name(hd->md));
 	else
 		DMWARN("%s: migration aborted; the destination was not told: remove it",
@@ -1204,6 +1243,7 @@ int hm_pusher_create(struct hm_dev *hd, const char *dev_name)
 	spin_lock_init(&p->lock);
 	INIT_LIST_HEAD(&p->pull_reqs);
 	INIT_WORK(&p->pull_work, hm_push_pull_work);
+	INIT_DELAYED_WORK(&p->handover_work, hm_push_handover_work);
 	p->setup_session = U64_MAX;
 	p->map_session = U64_MAX;
 	p->chunks_per_slot = HM_MAX_DATA_PIECE / chunk_bytes;
@@ -1230,6 +1270,8 @@ int hm_pusher_create(struct hm_dev *hd, const char *dev_name)
 		goto bad;
 	}
 	get_task_struct(t);
+	/* Background work: the VM's own I/O threads go first. */
+	set_user_nice(t, HM_PUSH_NICE);
 	p->thread = t;
 	hd->pusher = p;
 	wake_up_process(t);
@@ -1246,6 +1288,7 @@ void hm_pusher_destroy(struct hm_dev *hd)
 
 	if (!p)
 		return;
+	cancel_delayed_work_sync(&p->handover_work);
 	kthread_stop(p->thread);
 	put_task_struct(p->thread);
 	flush_workqueue(p->pull_wq);

@@ -326,13 +326,15 @@ int hm_recv_data(struct hm_dev *hd, const struct hm_data *run,
 	len = hm_run_bytes(hd, first, nr);
 	if (zero ? !!buf : !buf || buf->len != len)
 		goto bad;
-	if (pull && hm_dest_pull_reply(hd, first))
-		goto bad;
 
 	slot = buf ? container_of(buf, struct hm_recv_slot, buf) :
 		     hm_recv_take_slot(rv, pull ? HM_LANE_CONTROL : HM_LANE_BULK);
 	if (!slot)
-		return -EINTR;
+		return -EINTR;	/* a pull stays asked for: asked again later */
+	if (pull && hm_dest_pull_reply(hd, first)) {
+		hm_recv_release_slot(slot);
+		return -EPROTO;
+	}
 	atomic64_add(nr, &hd->xfer.sent_chunks);
 	if (zero)
 		atomic64_add(nr, &hd->xfer.zero_chunks);

@@ -36,6 +36,7 @@ struct hm_target {
 	bool opt_policy;
 	bool opt_bandwidth;
 	bool opt_ready_chunks;
+	bool opt_auto_handover;
 	unsigned int hot_threshold;
 	enum hm_policy policy;
 	unsigned int bandwidth;
@@ -51,6 +52,7 @@ struct hm_config {
 	bool policy_given;
 	bool bandwidth_given;
 	bool ready_chunks_given;
+	bool auto_handover;
 	unsigned int hot_threshold;
 	enum hm_policy policy;
 	unsigned int bandwidth;
@@ -605,6 +607,18 @@ static int hm_parse_opt_args(struct dm_arg_set *as, struct hm_config *cfg,
 		name = dm_shift_arg(as);
 		opt_argc--;
 
+		if (!strcasecmp(name, "auto_handover")) {
+			if (cfg->role != HM_ROLE_DEST) {
+				*error = "auto_handover is an option of a destination";
+				return -EINVAL;
+			}
+			if (cfg->auto_handover) {
+				*error = "Duplicate optional argument: auto_handover";
+				return -EINVAL;
+			}
+			cfg->auto_handover = true;
+			continue;
+		}
 		if (!strcasecmp(name, "start_clean")) {
 			if (cfg->start_clean) {
 				*error = "Duplicate optional argument: start_clean";
@@ -617,7 +631,7 @@ static int hm_parse_opt_args(struct dm_arg_set *as, struct hm_config *cfg,
 		}
 		if (r)
 			return r;
-		/* Every option so far tunes what a source sends. */
+		/* The other options tune what a source sends. */
 		if (cfg->role == HM_ROLE_DEST) {
 			*error = "Optional arguments are for a source, not a destination";
 			return -EINVAL;
@@ -719,6 +733,7 @@ static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ht->opt_policy = cfg.policy_given;
 	ht->opt_bandwidth = cfg.bandwidth_given;
 	ht->opt_ready_chunks = cfg.ready_chunks_given;
+	ht->opt_auto_handover = cfg.auto_handover;
 	ht->hot_threshold = cfg.hot_threshold;
 	ht->policy = cfg.policy;
 	ht->bandwidth = cfg.bandwidth;
@@ -756,6 +771,7 @@ static void hm_resume(struct dm_target *ti)
 		WRITE_ONCE(hd->bandwidth, ht->bandwidth);
 	if (ht->opt_ready_chunks)
 		WRITE_ONCE(hd->ready_chunks, ht->ready_chunks);
+	WRITE_ONCE(hd->auto_handover, ht->opt_auto_handover);
 }
 
 static void hm_dtr(struct dm_target *ti)
@@ -932,13 +948,16 @@ static void hm_status(struct dm_target *ti, status_type_t type,
 		DMEMIT("%s %s - %llu", hm_role_name(hd->role),
 		       ht->data_dev->name,
 		       (unsigned long long)hd->chunk_sectors);
-		nr_opt = ht->opt_start_clean + 2 * (ht->opt_hot_threshold +
-			 ht->opt_policy + ht->opt_bandwidth + ht->opt_ready_chunks);
+		nr_opt = ht->opt_start_clean + ht->opt_auto_handover +
+			 2 * (ht->opt_hot_threshold + ht->opt_policy +
+			      ht->opt_bandwidth + ht->opt_ready_chunks);
 		if (!nr_opt)
 			break;
 		DMEMIT(" %u", nr_opt);
 		if (ht->opt_start_clean)
 			DMEMIT(" start_clean");
+		if (ht->opt_auto_handover)
+			DMEMIT(" auto_handover");
 		if (ht->opt_hot_threshold)
 			DMEMIT(" hot_threshold %u", ht->hot_threshold);
 		if (ht->opt_policy)
@@ -1154,7 +1173,7 @@ static void hm_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type hybridmig_target = {
 	.name = "hybridmig",
-	.version = {1, 2, 0},
+	.version = {1, 3, 0},
 	.module = THIS_MODULE,
 	.ctr = hm_ctr,
 	.dtr = hm_dtr,
@@ -1187,3 +1206,5 @@ module_exit(dm_hybridmig_exit);
 MODULE_DESCRIPTION(DM_NAME " live migration of local storage (hybrid push/prefetch)");
 MODULE_AUTHOR("The hybridmig developers");
 MODULE_LICENSE("GPL");
+/* Every frame is HMAC-SHA256'd: have modprobe bring the fast SHA-256. */
+MODULE_SOFTDEP("pre: sha256_ssse3");

@@ -178,6 +178,7 @@ struct hm_dev {
 	enum hm_policy policy;		/* READ_ONCE/WRITE_ONCE */
 	unsigned int bandwidth;		/* KiB/s, 0: unlimited; READ_ONCE */
 	unsigned int ready_chunks;	/* READ_ONCE/WRITE_ONCE */
+	bool auto_handover;		/* dest: the first write asks for it */
 
 	struct mutex msg_lock;		/* serialises messages: link start/stop */
 	struct mutex link_lock;		/* publishes link to status */
@@ -244,6 +245,7 @@ int hm_push_recv_handover_ack(struct hm_dev *hd,
 int hm_push_recv_complete(struct hm_dev *hd);
 int hm_push_recv_abort_ack(struct hm_dev *hd);
 int hm_push_handover(struct hm_dev *hd);
+int hm_push_recv_handover_request(struct hm_dev *hd);
 int hm_push_abort(struct hm_dev *hd);
 
 /* dm-hybridmig-recv.c: the destination */

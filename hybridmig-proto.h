@@ -68,7 +68,8 @@ enum hm_frame_type {
 	HM_FRAME_HANDOVER_ACK = 16, /* dest -> source, control */
 	HM_FRAME_COMPLETE = 17,	/* dest -> source, control: I hold it all */
 	HM_FRAME_ABORT = 18,	/* source -> dest, control: migration off */
-	HM_FRAME_TYPE_MAX = HM_FRAME_ABORT
+	HM_FRAME_HANDOVER_REQUEST = 19, /* dest -> source, control: auto */
+	HM_FRAME_TYPE_MAX = HM_FRAME_HANDOVER_REQUEST
 };
 
 enum hm_reject_reason {
@@ -249,6 +250,7 @@ static inline __u32 hm_frame_payload_len(__u8 type)
 		return sizeof(struct hm_handover_ack);
 	case HM_FRAME_COMPLETE:
 	case HM_FRAME_ABORT:
+	case HM_FRAME_HANDOVER_REQUEST:
 		return 0;
 	}
 	return 0;

@@ -23,6 +23,8 @@
 #            symbols go into the JSON.
 # --sha256-ssse3: load sha256_ssse3 before the module (the link's
 #            hmac(sha256) then uses the SIMD implementation, if the CPU has it).
+#            The default since the module's softdep asks modprobe for it;
+#            --generic-sha256 measures without it.
 #
 # Writes <results_dir>/push.json on success; on failure writes the reason to
 # <results_dir>/FAILED and exits non-zero.
@@ -39,7 +41,7 @@ chunks=
 shape=
 alias_mib=4096
 profile=0
-ssse3=0
+ssse3=1
 ko=
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -51,6 +53,7 @@ while [ $# -gt 0 ]; do
 	--alias-mib) alias_mib=$2; shift ;;
 	--profile) profile=1 ;;
 	--sha256-ssse3) ssse3=1 ;;
+	--generic-sha256) ssse3=0 ;;
 	--ko) ko=$2; shift ;;
 	*) echo "guest-push.sh: unknown argument $1" >&2; exit 2 ;;
 	esac

@@ -34,7 +34,7 @@ must "$ctl" status > /tmp/hm-table
 cat /tmp/hm-table
 assert_eq 3 "$(wc -l < /tmp/hm-table)" "lines of the status table (header + 2)"
 grep -q '^NAME' /tmp/hm-table || fail "no header line"
-assert_eq "vm-b source tracking 4K 4096 2 0.1 1 3 none" "$(grep '^vm-b ' /tmp/hm-table | tr -s ' ')" "vm-b row"
+assert_eq "vm-b source tracking 4K 4096 2 0.1 1 3 hybrid no 0 0 0 none" "$(grep '^vm-b ' /tmp/hm-table | tr -s ' ')" "vm-b row"
 assert_eq "vm-a source tracking 64K 512 512 100.0 0 0 none" "$(grep '^vm-a ' /tmp/hm-table | tr -s ' ')" "vm-a row"
 grep -q '^plain ' /tmp/hm-table && fail "a zero target was listed"
 
