@@ -71,7 +71,7 @@ if [ "$quick" = 1 ]; then
 	tcp_secs=6
 	fio_secs=5
 	: "${rounds:=2}"
-	: "${chunks:=128 2048}"
+	: "${chunks:=128}"
 else
 	tcp_secs=10
 	fio_secs=10
