@@ -333,6 +333,18 @@ def finish(a):
           f"median), qemu TCG {doc['machine']['cpus']} vCPUs, {clock}")
     print(f"  link: {doc['link']}; link MAC {doc['link_mac']}")
     raw = tp["raw_tcp"]
+    if raw["runs"]:
+        print_throughput(doc, tp, raw)
+    if sd["workloads"]:
+        print_slowdown(sd)
+    print("  emulated machine (TCG): absolute figures mean nothing outside this benchmark; ratios from one run only")
+    if doc["kernel_log_problems"]:
+        print("  kernel log problems:")
+        for line in doc["kernel_log_problems"][:5]:
+            print("    " + line)
+
+
+def print_throughput(doc, tp, raw):
     print(f"  1. throughput, {tp['image_mib']} MiB all dirty, random data")
     print(f"     raw TCP ({doc['tcp_tool']}, 1 stream, {tp['tcp_seconds']}s)   "
           f"{fmt(raw['mib_s'], '8.1f')} MiB/s   guest CPU busy {fmt(raw['guest_cpu_busy'], '.0%')}"
@@ -346,6 +358,9 @@ def finish(a):
         shares = ", ".join(f"{k} {v:.0%}" for k, v in p.get("cpu_share_by_task", {}).items())
         if shares:
             print(f"     busy CPU during the push, chunk {p['chunk_kib']} KiB, by task: {shares}")
+
+
+def print_slowdown(sd):
     print(f"  2. guest slowdown: fio on the source, no link vs. during a push "
           f"({sd['disk_mib']} MiB all dirty, push {fmt(sd['push_mib_s_during_fio'], '.1f')} MiB/s "
           f"meanwhile{'' if sd['push_covered_every_window'] else '; THE PUSH DID NOT COVER EVERY WINDOW'})")
@@ -357,11 +372,6 @@ def finish(a):
         print(f"     {name:<20} {fmt(w['idle'][key], '9.0f')} {unit:<5}{fmt(w['push'][key], '9.0f')} {unit:<5}"
               f"  {fmt(w[rk])}   {fmt(w['idle']['clat_p99_us'], '.0f'):>7}/{fmt(w['push']['clat_p99_us'], '.0f'):<9}"
               f"   {fmt(w['ratio_clat_p99'], '.2f'):>6}   {' '.join(fmt(r[rk]) for r in w['paired'])}")
-    print("  emulated machine (TCG): absolute figures mean nothing outside this benchmark; ratios from one run only")
-    if doc["kernel_log_problems"]:
-        print("  kernel log problems:")
-        for line in doc["kernel_log_problems"][:5]:
-            print("    " + line)
 
 
 def main():

@@ -334,9 +334,22 @@ fio_bg() {
 	at_exit "kill $FIO_PID"
 }
 
-# now_ms: a clock in milliseconds.
+# now_ms: a clock in milliseconds (bash's own clock: no process to start).
 now_ms() {
-	echo $(( $(date +%s%N) / 1000000 ))
+	local t=${EPOCHREALTIME//[.,]/}
+	echo $((t / 1000))
+}
+
+# hm_snap_timed <dev>: hm_snap, and HM_T the time of the status read in
+# microseconds (the middle of the dmsetup call, so that a slow start of
+# the command does not skew rates).
+hm_snap_timed() {
+	local t0 t1
+	t0=${EPOCHREALTIME//[.,]/}
+	hm_snap "$1"
+	t1=${EPOCHREALTIME//[.,]/}
+	# shellcheck disable=SC2034
+	HM_T=$(( (t0 + t1) / 2 ))
 }
 
 # Between two hybridmig kernels no frame is ever refused: a lane lost to a
