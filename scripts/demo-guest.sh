@@ -15,33 +15,13 @@ exec > >(tee "$out/demo.log") 2>&1
 
 modprobe dm-mod
 modprobe loop || true
+modprobe sha256_ssse3 2> /dev/null || true	# the module's softdep
 insmod "$repo/build/$kver/dm-hybridmig.ko"
 
-truncate -s 256M /tmp/vm-disk.img
-disk=$(losetup --show -f /tmp/vm-disk.img)
-size=$(blockdev --getsz "$disk")
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+field() { dmsetup status "$1" | cut -d' ' -f$(( $2 + 3 )); }
 
-# The VM's disk starts from a base image the destination already holds
-# (start_clean): only what the VM writes from now on will have to move.
-dmsetup create vm-disk --table "0 $size hybridmig source $disk - 128 1 start_clean"
-echo "\$ dmsetup table vm-disk"
-dmsetup table vm-disk
-
-# A VM at work: a hot spot rewritten over and over, plus a cold stream.
-fio --filename=/dev/mapper/vm-disk --direct=1 --ioengine=libaio --time_based \
-	--runtime=6 --output-format=json --output=/tmp/fio.json \
-	--name=hot --rw=randwrite --bs=4k --iodepth=8 --offset=0 --size=16M \
-	--name=cold --rw=write --bs=256k --iodepth=2 --offset=128M --size=64M > /dev/null
-echo "\$ dmsetup status vm-disk"
-dmsetup status vm-disk
-echo "\$ hybridmigctl status"
-"$ctl" status
-"$ctl" status vm-disk --json > "$out/status.json"
-dirty=$(dmsetup message vm-disk 0 list_dirty)
-
-# The destination host: a second network namespace over a veth pair, a
-# destination device over its own volume, and a shared secret in the
-# kernel keyring. The source connects and both authenticate.
+# Two hosts: the destination is a second network namespace over a veth.
 ip netns add dst-host
 ip link add veth-src type veth peer name veth-dst
 ip link set veth-dst netns dst-host
@@ -50,61 +30,109 @@ ip link set veth-src up
 ip -n dst-host addr add 192.0.2.2/24 dev veth-dst
 ip -n dst-host link set veth-dst up
 ip -n dst-host link set lo up
-truncate -s 256M /tmp/vm-disk-dst.img
+
+# The VM's disk starts from a base image both hosts hold (start_clean):
+# only what the VM writes from now on has to move.
+truncate -s 256M /tmp/vm-disk.img /tmp/vm-disk-dst.img
+disk=$(losetup --show -f /tmp/vm-disk.img)
 disk_dst=$(losetup --show -f /tmp/vm-disk-dst.img)
+size=$(blockdev --getsz "$disk")
+dmsetup create vm-disk --table "0 $size hybridmig source $disk - 128 1 start_clean"
 dmsetup create vm-disk-dst --table "0 $size hybridmig dest $disk_dst - 128"
+echo "\$ dmsetup table vm-disk"
+dmsetup table vm-disk
+
+# A VM at work, before and during the migration: a hot spot rewritten
+# over and over, plus a cold sequential stream.
+fio --filename=/dev/mapper/vm-disk --direct=1 --ioengine=libaio --time_based \
+	--runtime=12 --output-format=json --output=/tmp/fio.json \
+	--name=hot --rw=randwrite --bs=4k --iodepth=8 --offset=0 --size=16M --rate=2m \
+	--name=cold --rw=write --bs=256k --iodepth=2 --offset=128M --size=64M --rate=4m \
+	> /dev/null &
+fio_pid=$!
+sleep 3
+
 "$ctl" key generate /tmp/vm-disk.key
 "$ctl" key load hybridmig:vm-disk /tmp/vm-disk.key
 echo "\$ ip netns exec dst-host dmsetup message vm-disk-dst 0 listen 192.0.2.2:7000 hybridmig:vm-disk"
 ip netns exec dst-host dmsetup message vm-disk-dst 0 listen 192.0.2.2:7000 hybridmig:vm-disk
 echo "\$ dmsetup message vm-disk 0 connect 192.0.2.2:7000 hybridmig:vm-disk"
-t0=$(date +%s%N)
+t_connect=$(ms)
 dmsetup message vm-disk 0 connect 192.0.2.2:7000 hybridmig:vm-disk
-until dmsetup status vm-disk | grep -q ' connected '; do sleep 0.05; done
-t1=$(date +%s%N)
-sleep 3
-echo "\$ hybridmigctl status"
+sleep 4
+echo "\$ hybridmigctl status   # pushing while the VM writes"
+"$ctl" status
+wait $fio_pid
+
+# The hypervisor pauses the VM here (fio has stopped) and hands over.
+until [ "$(field vm-disk 18)" = 1 ]; do sleep 0.1; done
+t_ready=$(ms)
+"$ctl" status vm-disk --json > "$out/status-ready.json"
+echo "\$ dmsetup message vm-disk 0 handover"
+t_handover=$(ms)
+dmsetup message vm-disk 0 handover
+t_switched=$(ms)
+
+# The VM runs on the destination: its reads of chunks still missing are
+# pulled on demand while the rest is prefetched.
+fio --filename=/dev/mapper/vm-disk-dst --direct=1 --ioengine=psync --name=reads \
+	--rw=randread --bs=4k --offset=0 --size=16M --time_based --runtime=3 \
+	--output-format=json --output=/tmp/fio-dst.json > /dev/null
+until [ "$(field vm-disk-dst 2)" = complete ]; do sleep 0.1; done
+t_complete=$(ms)
+echo "\$ hybridmigctl status   # complete"
 "$ctl" status
 "$ctl" status vm-disk --json > "$out/status.json"
 "$ctl" status vm-disk-dst --json > "$out/status-dst.json"
-echo "$(( (t1 - t0) / 1000000 ))" > /tmp/connect-ms
+same=no
+[ "$(md5sum < "$disk")" = "$(md5sum < "$disk_dst")" ] && same=yes
 
-python3 - "$out" "$dirty" "$kver" <<'PY'
+# Cut-over: the destination becomes a plain linear device, the source goes.
+ip netns exec dst-host dmsetup message vm-disk-dst 0 disconnect
+dmsetup reload vm-disk-dst --table "0 $size linear $disk_dst 0"
+dmsetup resume vm-disk-dst
+dmsetup remove vm-disk
+echo "\$ dmsetup table vm-disk-dst   # after cut-over"
+dmsetup table vm-disk-dst
+
+python3 - "$out" "$kver" "$same" $t_connect $t_ready $t_handover $t_switched $t_complete <<'PY'
 import json, sys
-out, dirty, kver = sys.argv[1], sys.argv[2], sys.argv[3]
-st = json.load(open(out + "/status.json"))["devices"][0]
-fio = json.load(open("/tmp/fio.json"))
-written = sum(j["write"]["io_bytes"] for j in fio["jobs"])
-ranges = dirty.split()
+out, kver, same = sys.argv[1:4]
+t_connect, t_ready, t_handover, t_switched, t_complete = map(int, sys.argv[4:9])
+src = json.load(open(out + "/status.json"))["devices"][0]
 dst = json.load(open(out + "/status-dst.json"))["devices"][0]
-connect_ms = int(open("/tmp/connect-ms").read())
+fio = json.load(open("/tmp/fio.json"))
+reads = json.load(open("/tmp/fio-dst.json"))["jobs"][0]["read"]
+written = sum(j["write"]["io_bytes"] for j in fio["jobs"])
+x, dx = src["transfer"], dst["transfer"]
+mib = 1 << 20
 report = {
     "kernel": kver,
-    "destination": dst,
-    "connect_and_authenticate_ms": connect_ms,
-    "device": st,
-    "workload_bytes_written": written,
-    "dirty_ranges": ranges,
-    "bytes_to_move": st["dirty_bytes"],
-    "traffic_saved_vs_resending_writes": written / max(st["dirty_bytes"], 1),
+    "identical_at_completion": same == "yes",
+    "guest_bytes_written": written,
+    "source": src, "destination": dst,
+    "ms": {"connect_to_ready": t_ready - t_connect,
+           "handover_message": t_switched - t_handover,
+           "handover_to_complete": t_complete - t_handover},
+    "dest_read_p99_us": reads["clat_ns"]["percentile"].get("99.000000", 0) / 1000,
 }
 json.dump(report, open(out + "/report.json", "w"), indent=2)
-mib = 1 << 20
 with open(out + "/report.txt", "w") as f:
-    f.write(f"""hybridmig demo report (kernel {kver}, qemu TCG guest)
-  device            vm-disk: {st['size_bytes'] // mib} MiB, {st['total_chunks']} chunks of {st['chunk_bytes'] // 1024} KiB
-  phase             {st['phase']} (source role, clean start over a shared base image)
-  guest wrote       {written / mib:.1f} MiB in {st['write_bios']} write bios
-  dirty now         {st['dirty_chunks']} chunks = {st['dirty_bytes'] / mib:.1f} MiB to move ({len(ranges)} ranges: {' '.join(ranges[:6])}{' ...' if len(ranges) > 6 else ''})
-  hot chunks        {st['hot_chunks']} written >= {st['hot_threshold']} times (the hybrid push policy will send these once, after handover)
-  write reduction   {report['traffic_saved_vs_resending_writes']:.1f}x fewer bytes to move than the guest wrote
-  link              {st['link']['state']} to {st['link']['address']} ({dst['role']} device vm-disk-dst, {dst['link']['state']}),
-                    two authenticated TCP lanes up in {connect_ms} ms; {st['link']['tx_frames']} frames out, {st['link']['rx_frames']} in (keepalive)
-  next              pushing the dirty chunks over this link is the next step of hybridmig
+    f.write(f"""hybridmig demo report (kernel {kver}, qemu TCG guest: absolute times are emulated)
+  disk              {src['size_bytes'] // mib} MiB in {src['total_chunks']} chunks of {src['chunk_bytes'] // 1024} KiB, clean start over a shared base image
+  guest wrote       {written / mib:.1f} MiB (hot spot + cold stream) before and during the push
+  pushed            {x['sent_chunks']} chunks, {x['data_bytes'] / mib:.1f} MiB of data, {x['zero_chunks']} as zero runs; hot chunks deferred, not re-sent
+  ready             {t_ready - t_connect} ms after connect
+  handover          fence to destination's ack {x['handover_us'] / 1000:.1f} ms; destination switched in {dx['handover_us'] / 1000:.2f} ms
+                    (the whole handover message took {t_switched - t_handover} ms)
+  post-copy         {dx['pulls']} chunks pulled on demand (average {dx['pull_avg_us'] / 1000:.1f} ms), the rest prefetched;
+                    VM reads on the destination: p99 {report['dest_read_p99_us'] / 1000:.1f} ms
+  complete          {t_complete - t_handover} ms after handover; destination data identical to the source: {same}
+  cut-over          the destination is a linear device now; the source is removed
 """)
 PY
-dmsetup remove vm-disk
-dmsetup remove vm-disk-dst
 "$ctl" key unload hybridmig:vm-disk
+dmsetup remove vm-disk-dst
 losetup -d "$disk" "$disk_dst"
 ip netns del dst-host
+[ "$same" = yes ] || { echo "demo: the destination differs from the source" >&2; exit 1; }

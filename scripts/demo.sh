@@ -1,12 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# The main job (make demo): boot a test VM, create a hybridmig source device
-# over a 256 MiB volume, run a VM-like write workload on it, connect it to a
-# destination device on a second "host" (network namespace) with a shared
-# key, and report what was tracked and how the link came up (text and JSON
-# in build/demo/). The demo grows into a full migration as push, handover
-# and post-copy land.
+# The main job (make demo): boot a test VM and migrate a VM's disk between
+# two "hosts" (network namespaces): a hybridmig source over a 256 MiB
+# volume with a VM-like write workload, a destination with a shared key;
+# push while the VM writes, hand over, serve the VM's reads on the
+# destination by pulling, complete, check the data and cut over to linear.
+# The report (text and JSON) lands in build/demo/.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +20,7 @@ make -s module KVER="$kver" > /dev/null
 
 out=$repo/build/demo
 rm -rf "$out"
-echo "demo: booting $kver under qemu (TCG); this takes about a minute"
+echo "demo: booting $kver under qemu (TCG); this takes a minute or two"
 "$repo/tests/vm/boot" "$kver" "$out" /bin/bash "$repo/scripts/demo-guest.sh" "$kver" /tmp/results ||
 	{ tail -n 30 "$out/console.log"; echo "demo: the VM failed" >&2; exit 1; }
 [ -s "$out/report.txt" ] || { tail -n 30 "$out/console.log"; echo "demo: no report produced" >&2; exit 1; }

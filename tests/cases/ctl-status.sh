@@ -35,7 +35,7 @@ cat /tmp/hm-table
 assert_eq 3 "$(wc -l < /tmp/hm-table)" "lines of the status table (header + 2)"
 grep -q '^NAME' /tmp/hm-table || fail "no header line"
 assert_eq "vm-b source tracking 4K 4096 2 0.1 1 3 hybrid no 0 0 0 none" "$(grep '^vm-b ' /tmp/hm-table | tr -s ' ')" "vm-b row"
-assert_eq "vm-a source tracking 64K 512 512 100.0 0 0 none" "$(grep '^vm-a ' /tmp/hm-table | tr -s ' ')" "vm-a row"
+assert_eq "vm-a source tracking 64K 512 512 100.0 0 0 hybrid no 0 0 0 none" "$(grep '^vm-a ' /tmp/hm-table | tr -s ' ')" "vm-a row"
 grep -q '^plain ' /tmp/hm-table && fail "a zero target was listed"
 
 # JSON: exactly the documented fields, and the same numbers as dmsetup.
@@ -46,7 +46,7 @@ doc = json.load(open(sys.argv[1]))
 f = sys.argv[2].split()
 fields = {"name", "role", "phase", "chunk_sectors", "chunk_bytes", "total_chunks",
           "dirty_chunks", "dirty_bytes", "hot_chunks", "hot_threshold", "write_bios",
-          "size_bytes", "link"}
+          "size_bytes", "link", "transfer"}
 assert list(doc) == ["devices"], doc
 assert len(doc["devices"]) == 1, doc
 d = doc["devices"][0]
@@ -59,7 +59,15 @@ want = {"name": "vm-b", "size_bytes": int(f[1]) * 512, "role": f[3], "phase": f[
         "link": {"state": f[11], "address": None if f[12] == "-" else f[12],
                  "reconnects": int(f[13]), "last_error": None if f[14] == "-" else f[14],
                  "tx_bytes": int(f[15]), "rx_bytes": int(f[16]),
-                 "tx_frames": int(f[17]), "rx_frames": int(f[18])}}
+                 "tx_frames": int(f[17]), "rx_frames": int(f[18])},
+        "transfer": {"policy": f[19], "ready": f[20] == "1",
+                     **{k: int(v) for k, v in zip(
+                         ["inflight_chunks", "sent_chunks", "zero_chunks",
+                          "acked_chunks", "data_bytes", "rate_kib_s",
+                          "dirty_rate_chunks_s", "deferred_chunks",
+                          "bandwidth_kib_s", "handover_us", "pulls",
+                          "pull_avg_us"], f[21:33])}}}
+assert len(f) == 33, f
 assert d == want, (d, want)
 print("json ok:", d)
 PY

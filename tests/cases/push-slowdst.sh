@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# suite: extra
 # timeout: 240
 # The link breaks while the destination's writes are slow (dm-delay under
 # its data device: 1.5 s per write), so writes of the old session complete
