@@ -45,7 +45,7 @@ dmsetup table vm-disk
 # A VM at work, before and during the migration: a hot spot rewritten
 # over and over, plus a cold sequential stream.
 fio --filename=/dev/mapper/vm-disk --direct=1 --ioengine=libaio --time_based \
-	--runtime=12 --output-format=json --output=/tmp/fio.json \
+	--runtime=120 --output-format=json --output=/tmp/fio.json \
 	--name=hot --rw=randwrite --bs=4k --iodepth=8 --offset=0 --size=16M --rate=2m \
 	--name=cold --rw=write --bs=256k --iodepth=2 --offset=128M --size=64M --rate=4m \
 	> /dev/null &
@@ -62,11 +62,13 @@ dmsetup message vm-disk 0 connect 192.0.2.2:7000 hybridmig:vm-disk
 sleep 4
 echo "\$ hybridmigctl status   # pushing while the VM writes"
 "$ctl" status
-wait $fio_pid
 
-# The hypervisor pauses the VM here (fio has stopped) and hands over.
+# Once the push has converged (the hot spot stays deferred), the
+# hypervisor pauses the VM (fio stops) and hands over.
 until [ "$(field vm-disk 18)" = 1 ]; do sleep 0.1; done
 t_ready=$(ms)
+kill -INT $fio_pid
+wait $fio_pid || true
 "$ctl" status vm-disk --json > "$out/status-ready.json"
 echo "\$ dmsetup message vm-disk 0 handover"
 t_handover=$(ms)
@@ -101,8 +103,11 @@ out, kver, same = sys.argv[1:4]
 t_connect, t_ready, t_handover, t_switched, t_complete = map(int, sys.argv[4:9])
 src = json.load(open(out + "/status.json"))["devices"][0]
 dst = json.load(open(out + "/status-dst.json"))["devices"][0]
-fio = json.load(open("/tmp/fio.json"))
-reads = json.load(open("/tmp/fio-dst.json"))["jobs"][0]["read"]
+def fio_json(path):
+    text = open(path).read()	# fio may print a notice before the JSON
+    return json.loads(text[text.index("{"):])
+fio = fio_json("/tmp/fio.json")
+reads = fio_json("/tmp/fio-dst.json")["jobs"][0]["read"]
 written = sum(j["write"]["io_bytes"] for j in fio["jobs"])
 x, dx = src["transfer"], dst["transfer"]
 mib = 1 << 20
