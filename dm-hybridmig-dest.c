@@ -90,15 +90,6 @@ u32 hm_dest_wire_phase(struct hm_dev *hd)
 	}
 }
 
-static void hm_dest_set_phase(struct hm_dev *hd, enum hm_phase phase)
-{
-	spin_lock_irq(&hd->phase_lock);
-	WRITE_ONCE(hd->phase, phase);
-	spin_unlock_irq(&hd->phase_lock);
-	wake_up_all(&hd->wait);
-	hm_dev_event(hd);
-}
-
 /* ---- Routing the VM's I/O ---- */
 
 /* Does @bio replace all of @chunk (so that nothing needs pulling)? */
@@ -540,7 +531,7 @@ static void hm_dest_complete_work(struct work_struct *work)
 	if (READ_ONCE(hd->phase) == HM_PHASE_POSTCOPY) {
 		DMINFO("%s: migration complete: every chunk is here",
 		       dm_device_name(hd->md));
-		hm_dest_set_phase(hd, HM_PHASE_COMPLETE);
+		hm_dev_set_phase(hd, HM_PHASE_COMPLETE);
 	}
 	/* If the link is down, the next SETUP_ACK tells the source. */
 	if (READ_ONCE(hd->phase) == HM_PHASE_COMPLETE)
@@ -561,7 +552,7 @@ int hm_dest_recv_abort(struct hm_dev *hd)
 	bio_list_init(&d->held);
 	spin_unlock_irq(&d->lock);
 	DMWARN("%s: the source aborted the migration", dm_device_name(hd->md));
-	hm_dest_set_phase(hd, HM_PHASE_ABORTED);
+	hm_dev_set_phase(hd, HM_PHASE_ABORTED);
 	while ((bio = bio_list_pop(&held))) {
 		bio->bi_status = BLK_STS_IOERR;
 		bio_endio(bio);

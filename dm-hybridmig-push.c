@@ -625,18 +625,7 @@ int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack)
 	return 0;
 }
 
-/* ---- Session ---- */
-
 /* ---- Phases ---- */
-
-static void hm_push_set_phase(struct hm_dev *hd, enum hm_phase phase)
-{
-	spin_lock_irq(&hd->phase_lock);
-	WRITE_ONCE(hd->phase, phase);
-	spin_unlock_irq(&hd->phase_lock);
-	wake_up_all(&hd->wait);
-	hm_dev_event(hd);
-}
 
 /* The handover is acknowledged: the VM runs on the destination. */
 static void hm_push_handed_over(struct hm_dev *hd)
@@ -647,14 +636,14 @@ static void hm_push_handed_over(struct hm_dev *hd)
 	DMINFO("%s: handed over in %llu us: %ld chunks left to send",
 	       dm_device_name(hd->md), hd->xfer.handover_us,
 	       atomic_long_read(&hd->tracker.nr_dirty));
-	hm_push_set_phase(hd, HM_PHASE_POSTCOPY);
+	hm_dev_set_phase(hd, HM_PHASE_POSTCOPY);
 }
 
 static void hm_push_completed(struct hm_dev *hd)
 {
 	DMINFO("%s: migration complete: the destination holds every chunk",
 	       dm_device_name(hd->md));
-	hm_push_set_phase(hd, HM_PHASE_COMPLETE);
+	hm_dev_set_phase(hd, HM_PHASE_COMPLETE);
 }
 
 /*
@@ -975,7 +964,7 @@ int hm_push_handover(struct hm_dev *hd)
 	DMINFO("%s: fenced for handover: %ld chunks dirty, %ld in flight",
 	       dm_device_name(hd->md), atomic_long_read(&hd->tracker.nr_dirty),
 	       atomic_long_read(&hd->xfer.inflight));
-	hm_push_set_phase(hd, HM_PHASE_HANDOVER);
+	hm_dev_set_phase(hd, HM_PHASE_HANDOVER);
 	hm_pusher_kick(hd);
 
 	left = wait_event_interruptible_timeout(hd->wait, hm_push_handed(hd),

@@ -405,6 +405,16 @@ void hm_dev_event(struct hm_dev *hd)
 	mutex_unlock(&hd->event_lock);
 }
 
+/* A phase change: wake those who wait for it, raise a dm event. */
+void hm_dev_set_phase(struct hm_dev *hd, enum hm_phase phase)
+{
+	spin_lock_irq(&hd->phase_lock);
+	WRITE_ONCE(hd->phase, phase);
+	spin_unlock_irq(&hd->phase_lock);
+	wake_up_all(&hd->wait);
+	hm_dev_event(hd);
+}
+
 static void hm_dev_set_live(struct hm_dev *hd, struct dm_target *ti)
 {
 	mutex_lock(&hd->event_lock);

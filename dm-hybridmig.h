@@ -209,6 +209,7 @@ static inline unsigned int hm_run_bytes(struct hm_dev *hd, unsigned long first,
 
 /* dm-hybridmig-target.c */
 void hm_dev_event(struct hm_dev *hd);
+void hm_dev_set_phase(struct hm_dev *hd, enum hm_phase phase);
 void hm_mark_dirty(struct hm_tracker *t, unsigned long first,
 		   unsigned long last);
 void hm_mark_all_dirty(struct hm_tracker *t);
