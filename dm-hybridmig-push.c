@@ -437,9 +437,20 @@ static void hm_push_find_zero_chunks(struct hm_pusher *p,
  * HM_PACE_CREDIT_NS of idle time is banked, so the average over any window
  * of seconds stays at the limit.
  */
+static unsigned int hm_push_limit(struct hm_pusher *p)
+{
+	/*
+	 * A handover waits for every push in flight to be acknowledged:
+	 * those go at link speed, the VM is paused meanwhile.
+	 */
+	if (READ_ONCE(p->hd->phase) == HM_PHASE_HANDOVER)
+		return 0;
+	return READ_ONCE(p->hd->bandwidth);
+}
+
 static void hm_push_pace(struct hm_pusher *p, unsigned int bytes)
 {
-	unsigned int kib = READ_ONCE(p->hd->bandwidth);
+	unsigned int kib = hm_push_limit(p);
 	u64 now = ktime_get_ns();
 	unsigned long wait;
 
@@ -450,7 +461,7 @@ static void hm_push_pace(struct hm_pusher *p, unsigned int bytes)
 		return;
 
 	while (now < p->pace_next_ns && !kthread_should_stop() &&
-	       READ_ONCE(p->hd->bandwidth) == kib) {
+	       hm_push_limit(p) == kib) {
 		wait = nsecs_to_jiffies(p->pace_next_ns - now) + 1;
 		schedule_timeout_interruptible(min(wait, HM_PUSH_POLL));
 		now = ktime_get_ns();
@@ -473,7 +484,8 @@ static int hm_push_send_run(struct hm_pusher *p, struct hm_push_slot *slot,
 	int r;
 
 	/* The VM on the destination waits for pulls: they go first. */
-	while (time_before(jiffies, READ_ONCE(p->last_pull) + HM_PULL_BACKOFF) &&
+	while (READ_ONCE(p->hd->phase) == HM_PHASE_POSTCOPY &&
+	       time_before(jiffies, READ_ONCE(p->last_pull) + HM_PULL_BACKOFF) &&
 	       !kthread_should_stop())
 		schedule_timeout_interruptible(1);
 	hm_push_pace(p, sizeof(struct hm_hdr) + sizeof(run) + HM_MAC_LEN +

@@ -8,7 +8,9 @@
 . "$HM_REPO/tests/vm/lib.sh"
 
 make_linked_pair hm-src hm-dst 16M 128 bandwidth 2048
-dd if=/dev/urandom of=/dev/mapper/hm-src bs=1M count=16 oflag=direct status=none
+dd if=/dev/urandom of=/tmp/hm-img-ref bs=1M count=16 status=none
+at_exit "rm -f /tmp/hm-img-ref /tmp/hm-img-want"
+dd if=/tmp/hm-img-ref of=/dev/mapper/hm-src bs=1M count=16 oflag=direct status=none
 wait_for 20 field_gt hm-src 22 0 || fail "nothing pushed: $(dmsetup status hm-src)"
 dd if=/dev/zero of=/dev/mapper/hm-dst bs=4k count=1 oflag=direct status=none 2>/dev/null &
 held=$!
@@ -27,6 +29,10 @@ assert_eq "$(hm_field hm-src 4)" "$(hm_field hm-src 5)" "every chunk dirty again
 dd if=/dev/urandom of=/tmp/w bs=64k count=1 status=none
 dd if=/tmp/w of=/dev/mapper/hm-src bs=64k seek=7 count=1 oflag=direct status=none ||
 	fail "the source refused a write after abort"
+# Byte for byte what the VM wrote, as if there had been no migration.
+cp /tmp/hm-img-ref /tmp/hm-img-want
+dd if=/tmp/w of=/tmp/hm-img-want bs=64k seek=7 count=1 conv=notrunc status=none
+assert_eq "$(md5sum < /tmp/hm-img-want)" "$(md5sum < /tmp/hm-hm-src.img)" "source data after abort"
 
 note "the aborted destination refuses a new migration"
 must in_src dmsetup message hm-src 0 connect $DST_IP:7000 hybridmig:push
