@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# suite: extra
 # timeout: 420
 # Handover costs the same whatever the disk size: with nothing pushed
 # (policy postcopy), a 1 GiB and a 64 GiB disk (sparse) hand over with
