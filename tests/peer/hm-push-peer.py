@@ -26,6 +26,7 @@ import argparse
 import os
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -182,6 +183,16 @@ def accept_lanes(lsock, key, timeout):
     return chans[hp.LANE_CONTROL], chans[hp.LANE_BULK]
 
 
+def answer_pings(ch):
+    try:
+        while True:
+            h, p = ch.recv()
+            if h.type == hp.PING:
+                ch.send(hp.PONG, p)
+    except (hp.ProtoError, OSError):
+        pass
+
+
 def serve(args, key, lsock):
     ctl, bulk = accept_lanes(lsock, key, args.timeout)
     h, p = ctl.recv(10)
@@ -207,12 +218,16 @@ def serve(args, key, lsock):
         return 0 if expect_closed(bulk, 10, args.mode) else 1
 
     # nak-first: fail the first run, acknowledge everything else, and
-    # wait for the failed chunks to come again.
+    # wait for the failed chunks to come again. The control lane answers
+    # keepalives meanwhile (this can take longer than a dead link's time).
+    threading.Thread(target=answer_pings, args=(ctl,), daemon=True).start()
     bulk.send(hp.ACK, hp.pack_ack(first, nr, 1))
     failed = set(range(first, first + nr))
     deadline = time.monotonic() + 60
     while failed and time.monotonic() < deadline:
         h, p = bulk.recv(30)
+        if h.type == hp.PING:
+            bulk.send(hp.PONG, p)
         if h.type != hp.DATA:
             continue
         f, n, _, _ = hp.parse_data(p)
@@ -222,6 +237,19 @@ def serve(args, key, lsock):
         log("chunks %s never pushed again" % sorted(failed)[:8])
         return 1
     log("the failed run was pushed again")
+    # Take the rest too, until the source has sent nothing for 3 s.
+    idle_until = time.monotonic() + 3
+    try:
+        while time.monotonic() < idle_until:
+            h, p = bulk.recv(idle_until - time.monotonic())
+            if h.type == hp.PING:
+                bulk.send(hp.PONG, p)
+            elif h.type == hp.DATA:
+                f, n, _, _ = hp.parse_data(p)
+                bulk.send(hp.ACK, hp.pack_ack(f, n))
+                idle_until = time.monotonic() + 3
+    except hp.Timeout:
+        pass
     return 0
 
 
