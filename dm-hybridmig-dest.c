@@ -422,6 +422,17 @@ static void hm_bytes_to_bitmap(unsigned long *bitmap, unsigned long first,
 	}
 }
 
+/* The bitmap the handover map is received into, from its first piece. */
+static unsigned long *hm_dest_staging(struct hm_dest *d)
+{
+	if (!d->staging) {
+		d->staging = kvcalloc(BITS_TO_LONGS(d->hd->tracker.nr_chunks),
+				      sizeof(unsigned long), GFP_NOIO);
+		d->map_start = ktime_get();
+	}
+	return d->staging;
+}
+
 /* One piece of the map of missing chunks (the receiver thread only). */
 int hm_dest_recv_map(struct hm_dev *hd, const struct hm_handover_map *map,
 		     struct hm_buf *buf)
@@ -438,13 +449,8 @@ int hm_dest_recv_map(struct hm_dev *hd, const struct hm_handover_map *map,
 	    first % 8 || first < d->next_mapped || first >= nr_chunks ||
 	    nr > nr_chunks - first || !buf || buf->len != DIV_ROUND_UP(nr, 8))
 		return -EPROTO;
-	if (!d->staging) {
-		d->staging = kvcalloc(BITS_TO_LONGS(nr_chunks),
-				      sizeof(unsigned long), GFP_NOIO);
-		if (!d->staging)
-			return -ENOMEM;
-		d->map_start = ktime_get();
-	}
+	if (!hm_dest_staging(d))
+		return -ENOMEM;
 	for (i = 0; i < nr; i += bytes * 8) {
 		bytes = min_t(unsigned int, DIV_ROUND_UP(nr - i, 8),
 			      PAGE_SIZE - offset_in_page(i / 8));
@@ -481,13 +487,8 @@ int hm_dest_recv_handover(struct hm_dev *hd, const struct hm_handover *ho)
 	default:
 		return -EPROTO;		/* aborted */
 	}
-	if (!d->staging) {
-		d->staging = kvcalloc(BITS_TO_LONGS(t->nr_chunks),
-				      sizeof(unsigned long), GFP_NOIO);
-		if (!d->staging)
-			return -ENOMEM;
-		d->map_start = ktime_get();
-	}
+	if (!hm_dest_staging(d))	/* an empty map sends no piece */
+		return -ENOMEM;
 	weight = bitmap_weight(d->staging, t->nr_chunks);
 	if (weight != nr_missing) {
 		DMERR("%s: handover map of %lu chunks, the source said %llu",

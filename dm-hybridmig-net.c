@@ -21,6 +21,7 @@
 #include <crypto/hash.h>
 #include <keys/user-type.h>
 #include <linux/device-mapper.h>
+#include <linux/bio.h>
 #include <linux/bvec.h>
 #include <linux/inet.h>
 #include <linux/in.h>
@@ -364,6 +365,42 @@ int hm_buf_alloc_pages(struct hm_buf *buf)
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+/* A bio for @len bytes of @buf from @offset, at @sector of the data device. */
+struct bio *hm_buf_bio(struct hm_dev *hd, struct hm_buf *buf,
+		       unsigned int offset, unsigned int len, blk_opf_t opf,
+		       sector_t sector)
+{
+	unsigned int bytes;
+	struct bio *bio;
+
+	bio = bio_alloc(hd->data_bdev,
+			DIV_ROUND_UP(offset_in_page(offset) + len, PAGE_SIZE),
+			opf, GFP_NOIO);
+	for (; len; offset += bytes, len -= bytes) {
+		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
+		__bio_add_page(bio, buf->pages[offset >> PAGE_SHIFT], bytes,
+			       offset_in_page(offset));
+	}
+	bio->bi_iter.bi_sector = sector;
+	return bio;
+}
+
+/* Are @len bytes of @buf from @offset all zero? */
+bool hm_buf_is_zero(const struct hm_buf *buf, unsigned int offset,
+		    unsigned int len)
+{
+	unsigned int bytes;
+	void *addr;
+
+	for (; len; offset += bytes, len -= bytes) {
+		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
+		addr = page_address(buf->pages[offset >> PAGE_SHIFT]);
+		if (memchr_inv(addr + offset_in_page(offset), 0, bytes))
+			return false;
+	}
+	return true;
 }
 
 void hm_buf_free_pages(struct hm_buf *buf)

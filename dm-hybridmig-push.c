@@ -310,18 +310,11 @@ static void hm_push_read_done(struct bio *bio)
 static void hm_push_read(struct hm_pusher *p, struct hm_push_slot *slot)
 {
 	struct hm_dev *hd = p->hd;
-	unsigned int len = hm_run_bytes(hd, slot->first, slot->nr);
-	unsigned int i, bytes;
 	struct bio *bio;
 
-	bio = bio_alloc(hd->data_bdev, DIV_ROUND_UP(len, PAGE_SIZE),
-			REQ_OP_READ, GFP_NOIO);
-	bio->bi_iter.bi_sector = hm_chunk_sector(hd, slot->first);
+	bio = hm_buf_bio(hd, &slot->buf, 0, hm_run_bytes(hd, slot->first, slot->nr),
+			 REQ_OP_READ, hm_chunk_sector(hd, slot->first));
 	bio->bi_ioprio = IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7);
-	for (i = 0; len; i++, len -= bytes) {
-		bytes = min_t(unsigned int, len, PAGE_SIZE);
-		__bio_add_page(bio, slot->buf.pages[i], bytes, 0);
-	}
 	bio->bi_private = slot;
 	bio->bi_end_io = hm_push_read_done;
 	submit_bio(bio);
@@ -403,21 +396,6 @@ static void hm_push_requeue_stale(struct hm_pusher *p, bool all)
 
 /* ---- Sending ---- */
 
-static bool hm_chunk_is_zero(struct hm_push_slot *slot, unsigned int offset,
-			     unsigned int len)
-{
-	unsigned int bytes;
-	void *addr;
-
-	for (; len; offset += bytes, len -= bytes) {
-		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
-		addr = page_address(slot->buf.pages[offset >> PAGE_SHIFT]);
-		if (memchr_inv(addr + offset_in_page(offset), 0, bytes))
-			return false;
-	}
-	return true;
-}
-
 static void hm_push_find_zero_chunks(struct hm_pusher *p,
 				     struct hm_push_slot *slot)
 {
@@ -427,7 +405,7 @@ static void hm_push_find_zero_chunks(struct hm_pusher *p,
 	bitmap_zero(slot->zero, HM_MAX_RUN_CHUNKS);
 	for (i = 0; i < slot->nr; i++, offset += len) {
 		len = hm_run_bytes(hd, slot->first + i, 1);
-		if (hm_chunk_is_zero(slot, offset, len))
+		if (hm_buf_is_zero(&slot->buf, offset, len))
 			__set_bit(i, slot->zero);
 	}
 }
@@ -1079,22 +1057,17 @@ static void hm_push_serve_pull(struct hm_pusher *p, unsigned long chunk,
 			       u64 generation)
 {
 	struct hm_dev *hd = p->hd;
-	unsigned int len = hm_run_bytes(hd, chunk, 1), i, bytes;
+	unsigned int len = hm_run_bytes(hd, chunk, 1);
 	struct hm_data run = {
 		.first_chunk = cpu_to_be64(chunk),
 		.nr_chunks = cpu_to_be32(1),
 	};
 	struct bio *bio;
-	bool zero = true;
+	bool zero;
 	int r;
 
-	bio = bio_alloc(hd->data_bdev, DIV_ROUND_UP(len, PAGE_SIZE),
-			REQ_OP_READ | REQ_SYNC, GFP_NOIO);
-	bio->bi_iter.bi_sector = hm_chunk_sector(hd, chunk);
-	for (i = 0; i * PAGE_SIZE < len; i++) {
-		bytes = min_t(unsigned int, len - i * PAGE_SIZE, PAGE_SIZE);
-		__bio_add_page(bio, p->pull_buf.pages[i], bytes, 0);
-	}
+	bio = hm_buf_bio(hd, &p->pull_buf, 0, len, REQ_OP_READ | REQ_SYNC,
+			 hm_chunk_sector(hd, chunk));
 	r = submit_bio_wait(bio);
 	bio_put(bio);
 	if (r) {
@@ -1104,10 +1077,7 @@ static void hm_push_serve_pull(struct hm_pusher *p, unsigned long chunk,
 		hm_link_set_error(hd, "io_error");
 		return;
 	}
-	for (i = 0; zero && i * PAGE_SIZE < len; i++)
-		zero = !memchr_inv(page_address(p->pull_buf.pages[i]), 0,
-				   min_t(unsigned int, len - i * PAGE_SIZE,
-					 PAGE_SIZE));
+	zero = hm_buf_is_zero(&p->pull_buf, 0, len);
 	run.flags = cpu_to_be32(zero ? HM_DATA_ZERO : 0);
 	WRITE_ONCE(p->last_pull, jiffies);
 	if (!hm_link_send_buf(hd, generation, HM_FRAME_PULL_DATA, &run,

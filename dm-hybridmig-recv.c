@@ -209,25 +209,6 @@ static void hm_recv_write_done(struct bio *bio)
 	hm_recv_written(seg, status);
 }
 
-static struct bio *hm_recv_data_bio(struct hm_dev *hd, struct hm_recv_seg *seg,
-				    unsigned int len)
-{
-	unsigned int offset = seg->offset, bytes;
-	struct hm_buf *buf = &seg->slot->buf;
-	struct bio *bio;
-
-	bio = bio_alloc(hd->data_bdev,
-			DIV_ROUND_UP(offset_in_page(offset) + len, PAGE_SIZE),
-			REQ_OP_WRITE, GFP_NOIO);
-	for (; len; offset += bytes, len -= bytes) {
-		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
-		__bio_add_page(bio, buf->pages[offset >> PAGE_SHIFT], bytes,
-			       offset_in_page(offset));
-	}
-	bio->bi_iter.bi_sector = hm_chunk_sector(hd, seg->first);
-	return bio;
-}
-
 /* All-zero chunks become write-zeroes (holes, where the device can). */
 static struct bio *hm_recv_zero_bio(struct hm_dev *hd, unsigned long first,
 				    unsigned int len)
@@ -253,7 +234,8 @@ static void hm_recv_write(struct hm_receiver *rv, struct hm_recv_seg *seg,
 	atomic_long_add(seg->nr, &hd->xfer.inflight);
 
 	bio = zero ? hm_recv_zero_bio(hd, seg->first, len) :
-		     hm_recv_data_bio(hd, seg, len);
+		     hm_buf_bio(hd, &seg->slot->buf, seg->offset, len,
+				REQ_OP_WRITE, hm_chunk_sector(hd, seg->first));
 	if (!bio) {
 		hm_recv_written(seg, BLK_STS_IOERR);
 		return;

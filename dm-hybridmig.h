@@ -231,6 +231,11 @@ int hm_link_send_buf(struct hm_dev *hd, u64 generation, u8 type,
 void hm_link_set_error(struct hm_dev *hd, const char *error);
 int hm_buf_alloc_pages(struct hm_buf *buf);
 void hm_buf_free_pages(struct hm_buf *buf);
+struct bio *hm_buf_bio(struct hm_dev *hd, struct hm_buf *buf,
+		       unsigned int offset, unsigned int len, blk_opf_t opf,
+		       sector_t sector);
+bool hm_buf_is_zero(const struct hm_buf *buf, unsigned int offset,
+		    unsigned int len);
 
 /* dm-hybridmig-push.c: the source */
 int hm_pusher_create(struct hm_dev *hd, const char *dev_name);
