@@ -753,6 +753,8 @@ int hm_md_open(struct hm_dev *hd, struct block_device *bdev, char **error)
 			r = hm_md_load(md, &sb, error);
 	} else {
 		/* A new migration: the state as the table created it. */
+		if (hd->role == HM_ROLE_SOURCE && !hd->has_migration_id)
+			hm_md_new_migration_id(hd);
 		md->disk_phase = hd->phase;
 		mutex_lock(&md->lock);
 		r = hm_md_write(md, NULL, false, hd->phase, 0, false, true);

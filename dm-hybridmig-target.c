@@ -325,15 +325,17 @@ static void hm_dev_error_work(struct work_struct *work)
 	hm_dev_event(container_of(work, struct hm_dev, error_work));
 }
 
-/* The migration identifier of a new device: given, or made by a source. */
+/*
+ * The migration identifier of a new device: as the table gives it (the
+ * metadata, if any, must agree), else the metadata's, else a source makes
+ * one up (a destination adopts its source's).
+ */
 static void hm_dev_init_migration_id(struct hm_dev *hd,
 				     const struct hm_config *cfg)
 {
 	if (cfg->migration_id_given) {
 		memcpy(hd->migration_id, cfg->migration_id, HM_MIGRATION_ID_LEN);
 		hd->has_migration_id = true;
-	} else if (hd->role == HM_ROLE_SOURCE) {
-		hm_md_new_migration_id(hd);
 	}
 }
 
@@ -410,6 +412,8 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti,
 			return ERR_PTR(r);
 		}
 	}
+	if (hd->role == HM_ROLE_SOURCE && !hd->has_migration_id)
+		hm_md_new_migration_id(hd);
 	if (hd->role == HM_ROLE_DEST && hm_dest_create(hd)) {
 		hm_dev_free(hd);
 		ti->error = "Cannot allocate the destination's state";
