@@ -195,6 +195,10 @@ class Replay:
         # Data writes logged but not yet flushed by a flush of the data
         # device (model "two devices"): applied at the next one.
         self.pending = []
+        self.last_data_flush = None	# entry index of the last one
+        # Per chunk, the entries that wrote it ("+" once durable): for the
+        # story of a bad chunk.
+        self.history = {}
         self.source = source
         # chunk_ok[c]: chunk c of the data area holds the source's data.
         self.chunk_ok = [False] * self.nr_chunks
@@ -209,13 +213,13 @@ class Replay:
         return off <= e.offset and e.offset + e.length <= off + length
 
     def area_of(self, e):
+        if not e.length:
+            return None	# a flush: its sector means nothing
         if self._in(e, self.data_off, self.data_len):
             return "data"
         if self._in(e, self.meta_off, self.meta_len):
             return "meta"
-        if e.length:
-            raise Bad("%s is in neither the data nor the metadata area" % e.describe())
-        return None
+        raise Bad("%s is in neither the data nor the metadata area" % e.describe())
 
     def _recheck(self, c):
         if self.source is None:
@@ -225,6 +229,11 @@ class Replay:
         self.chunk_ok[c] = (self.image[self.data_off + a:self.data_off + b] ==
                             self.source[a:b])
 
+    def _chunks(self, e):
+        first = (e.offset - self.data_off) // self.chunk
+        last = (e.offset + e.length - 1 - self.data_off) // self.chunk
+        return range(first, last + 1)
+
     def _write(self, e):
         end = e.offset + e.length
         if e.flags & DISCARD:
@@ -232,15 +241,15 @@ class Replay:
         else:
             self.image[e.offset:end] = e.data
         if self.area_of(e) == "data":
-            first = (e.offset - self.data_off) // self.chunk
-            last = (end - 1 - self.data_off) // self.chunk
-            for c in range(first, last + 1):
+            for c in self._chunks(e):
                 self._recheck(c)
+                self.history.setdefault(c, []).append("%d+" % e.index)
 
-    def _flush_data(self):
-        for e in self.pending:
-            self._write(e)
+    def _flush_data(self, e):
+        for w in self.pending:
+            self._write(w)
         self.pending = []
+        self.last_data_flush = e.index
 
     def apply(self, e, next_e):
         """Apply one entry. True if it is a point a crash can be seen at."""
@@ -251,10 +260,12 @@ class Replay:
                         (next_e is not None and next_e.flags & FUA and
                          self.area_of(next_e) == "meta"))
             if self.shared_flush or not md_flush:
-                self._flush_data()
+                self._flush_data(e)
         if e.length and not e.flags & MARK:
             if area == "data" and not self.shared_flush and not e.flags & FUA:
                 self.pending.append(e)
+                for c in self._chunks(e):
+                    self.history.setdefault(c, []).append("%d" % e.index)
             else:
                 self._write(e)
         return bool(e.flags & (FLUSH | FUA))
@@ -346,9 +357,14 @@ class Checker:
         first = next(i for i in range(len(got)) if got[i] != want[i])
         what = "all zeroes" if not any(got) else "other data"
         return ("chunk %d (sector %d) holds %s: first difference at byte %d "
-                "(replayed %s, source %s)" % (c, c * r.chunk // 512, what, first,
-                                              got[first:first + 8].hex(),
-                                              want[first:first + 8].hex()))
+                "(replayed %s, source %s); writes of the chunk (entry, + if "
+                "durable here): %s; last flush of the data device: entry %s%s"
+                % (c, c * r.chunk // 512, what, first, got[first:first + 8].hex(),
+                   want[first:first + 8].hex(),
+                   " ".join(r.history.get(c, [])) or "none", r.last_data_flush,
+                   "" if r.shared_flush else
+                   " (model: two devices; a superblock's preflush flushes the "
+                   "metadata only)"))
 
     def check(self, e):
         """Check the state at point e. Returns (phase, missing set or None, sb)."""

@@ -184,6 +184,9 @@ def test_commit_without_data_flush():
     log.superblock("complete")
     path = log.save("no-data-flush.log")
     expect_fail(path, "chunk 8 ", "all zeroes")
+    # The story of the chunk: written in entry 15, no data flush after 11.
+    expect_fail(path, "writes of the chunk (entry, + if durable here): 15;",
+                "last flush of the data device: entry 11 (model: two devices")
     expect_pass(path, "--shared-flush")
 
 
