@@ -12,6 +12,9 @@
 # (in complete, every chunk). Then a sample of those states is opened as a
 # destination again: it must load, in a sane phase, and in postcopy with
 # as many missing chunks as the replayed bitmap has bits set.
+# The checker's model is two devices, as in production: a flush belonging
+# to a superblock write does not make data writes durable (one log device
+# cannot tell the two flushes apart by itself; see hm-logwrites.py).
 . "$HM_REPO/tests/vm/lib.sh"
 
 modprobe dm-log-writes 2>/dev/null || skip "no dm-log-writes module"

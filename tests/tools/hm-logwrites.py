@@ -77,8 +77,8 @@ class Entry:
         names = [n for bit, n in ((FLUSH, "FLUSH"), (FUA, "FUA"),
                                   (DISCARD, "DISCARD"), (MARK, "MARK"),
                                   (METADATA, "META")) if self.flags & bit]
-        return "entry %d (%s, bytes %d+%d)" % (
-            self.index, "|".join(names) or "write", self.offset, self.length)
+        where = ", bytes %d+%d" % (self.offset, self.length) if self.length else ""
+        return "entry %d (%s%s)" % (self.index, "|".join(names) or "write", where)
 
 
 def read_log(path):

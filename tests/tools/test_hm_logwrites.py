@@ -92,14 +92,21 @@ class Log:
         return path
 
 
-def migration(log, pulls=None, before_handover=8):
-    """A destination's life: format, pushes, handover, pulls, completion."""
+def handed_over(log=None):
+    """A destination formatted, 8 chunks pushed, then the handover map."""
+    log = log or Log()
     log.superblock("waiting")				# formatted at creation
-    log.write_chunks(0, before_handover - 1)		# pushed; ACKed after a flush
+    log.write_chunks(0, 7)				# pushed; ACKed after a flush
     log.flush()
-    missing = set(range(before_handover, NR_CHUNKS))
-    log.commit(missing)					# the handover map
-    for first, last in pulls or [(8, 11), (12, 15)]:
+    log.commit(set(range(8, NR_CHUNKS)))		# the handover map
+    return log
+
+
+def migration(log):
+    """A destination's life: format, pushes, handover, pulls, completion."""
+    handed_over(log)
+    missing = set(range(8, NR_CHUNKS))
+    for first, last in [(8, 11), (12, 15)]:
         log.write_chunks(first, last)
         missing -= set(range(first, last + 1))
         log.commit(missing)				# before the batch of ACKs
@@ -158,11 +165,7 @@ def test_flipped_present_chunk():
 
 def test_bit_cleared_before_data():
     """A bit that clears in a commit before its chunk's write."""
-    log = Log()
-    log.superblock("waiting")
-    log.write_chunks(0, 7)
-    log.flush()
-    log.commit(set(range(8, 16)))
+    log = handed_over()
     log.write_chunks(8, 10)
     log.commit(set(range(12, 16)))			# 11 cleared, not written
     expect_fail(log.save("early-bit.log"), "chunk 11 ", "all zeroes")
@@ -171,11 +174,7 @@ def test_bit_cleared_before_data():
 def test_commit_without_data_flush():
     """A commit that flushes only the metadata device: fine on one device,
     a lost chunk on two (the default model)."""
-    log = Log()
-    log.superblock("waiting")
-    log.write_chunks(0, 7)
-    log.flush()
-    log.commit(set(range(8, 16)))
+    log = handed_over()
     log.write_chunks(8, 11)
     log.commit(set(range(12, 16)), flush_data=False)
     log.write_chunks(12, 15)
