@@ -44,7 +44,7 @@
 #define HM_MD_MAGIC		0x47494d48U	/* "HMIG" on disk */
 #define HM_MD_VERSION		1U
 #define HM_MD_CSUM_SEED		0x48796272U
-#define HM_MD_COMMIT_INTERVAL	HZ
+#define HM_MD_COMMIT_INTERVAL	(5 * HZ)
 
 /* Superblock flags. */
 #define HM_SB_FENCED		BIT(0)	/* source: writes refused */
@@ -259,30 +259,35 @@ static void hm_md_fail(struct hm_md *md, const char *what, int r)
 	hm_dev_io_error(hd);
 }
 
+/* How hm_md_write() writes. */
+#define HM_MD_FULL	BIT(0)	/* every bitmap block, changed or not */
+#define HM_MD_SYNC	BIT(1)	/* flush the data device even if nothing changed */
+#define HM_MD_FORCE	BIT(2)	/* a superblock even if nothing changed */
+
 /*
  * Write a new state: @bitmap (if any) into the bitmap blocks, then the
- * superblock with @phase and @flags. With @flush_data the data device is
- * flushed first, so that no bit says "present" before its data is durable.
- * Nothing is written if nothing changed (and !@force). Under md->lock.
+ * superblock with @phase and @flags. Nothing is written if nothing changed.
+ * A destination's data device is flushed before its bitmap is written, so
+ * that no bit says "present" before the chunk's data is durable (and with
+ * HM_MD_SYNC in any case: a flush or an ACK needs it). Under md->lock.
  */
 static int hm_md_write(struct hm_md *md, const unsigned long *bitmap,
-		       bool full, enum hm_phase phase, u32 flags,
-		       bool flush_data, bool force)
+		       enum hm_phase phase, u32 flags, unsigned int how)
 {
-	bool changed;
+	bool bits, changed;
 	int r;
 
 	lockdep_assert_held(&md->lock);
 	if (md->failed)
 		return -EIO;
-	changed = bitmap && hm_md_pack(md, bitmap, full);
-	changed |= phase != md->disk_phase || flags != md->disk_flags || force;
-	if (flush_data) {
+	bits = bitmap && hm_md_pack(md, bitmap, how & HM_MD_FULL);
+	changed = bits || phase != md->disk_phase || flags != md->disk_flags ||
+		  (how & HM_MD_FORCE);
+	if ((how & HM_MD_SYNC) || (bits && md->hd->role == HM_ROLE_DEST)) {
+		/* The packed blocks are marked stale: no retry may skip this. */
 		r = blkdev_issue_flush(md->hd->data_bdev);
 		if (r) {
-			DMERR_LIMIT("%s: data device flush failed (error %d)",
-				    dm_device_name(md->hd->md), r);
-			hm_dev_io_error(md->hd);
+			hm_md_fail(md, "data device flush", r);
 			return r;
 		}
 	}
@@ -323,8 +328,8 @@ int hm_md_commit(struct hm_dev *hd)
 	if (!md)
 		return blkdev_issue_flush(hd->data_bdev);
 	mutex_lock(&md->lock);
-	r = hm_md_write(md, hm_md_live_bitmap(md), false, md->disk_phase,
-			md->disk_flags, hd->role == HM_ROLE_DEST, false);
+	r = hm_md_write(md, hm_md_live_bitmap(md), md->disk_phase,
+			md->disk_flags, HM_MD_SYNC);
 	mutex_unlock(&md->lock);
 	return r;
 }
@@ -335,8 +340,8 @@ static void hm_md_commit_work(struct work_struct *work)
 					commit_work);
 
 	mutex_lock(&md->lock);
-	hm_md_write(md, hm_md_live_bitmap(md), false, md->disk_phase,
-		    md->disk_flags, false, false);
+	hm_md_write(md, hm_md_live_bitmap(md), md->disk_phase, md->disk_flags,
+		    0);
 	mutex_unlock(&md->lock);
 	queue_delayed_work(md->wq, &md->commit_work, HM_MD_COMMIT_INTERVAL);
 }
@@ -352,8 +357,7 @@ int hm_md_set_phase(struct hm_dev *hd, enum hm_phase phase)
 		return 0;
 	mutex_lock(&md->lock);
 	flags = READ_ONCE(hd->fenced) ? HM_SB_FENCED : 0;
-	r = hm_md_write(md, hm_md_live_bitmap(md), false, phase, flags,
-			hd->role == HM_ROLE_DEST, false);
+	r = hm_md_write(md, hm_md_live_bitmap(md), phase, flags, 0);
 	mutex_unlock(&md->lock);
 	return r;
 }
@@ -367,8 +371,7 @@ int hm_md_set_migration_id(struct hm_dev *hd)
 	if (!md)
 		return 0;
 	mutex_lock(&md->lock);
-	r = hm_md_write(md, NULL, false, md->disk_phase, md->disk_flags, false,
-			true);
+	r = hm_md_write(md, NULL, md->disk_phase, md->disk_flags, HM_MD_FORCE);
 	mutex_unlock(&md->lock);
 	return r;
 }
@@ -388,8 +391,8 @@ int hm_md_fence(struct hm_dev *hd)
 	mutex_lock(&md->lock);
 	if (md->disk_phase == HM_PHASE_TRACKING) {
 		bitmap_copy(md->unacked, hd->tracker.dirty, hd->tracker.nr_chunks);
-		r = hm_md_write(md, md->unacked, true, HM_PHASE_HANDOVER,
-				HM_SB_FENCED, false, false);
+		r = hm_md_write(md, md->unacked, HM_PHASE_HANDOVER,
+				HM_SB_FENCED, HM_MD_FULL);
 	}
 	mutex_unlock(&md->lock);
 	return r;
@@ -419,7 +422,8 @@ int hm_md_install_map(struct hm_dev *hd, const unsigned long *missing)
 	if (!md)
 		return 0;
 	mutex_lock(&md->lock);
-	r = hm_md_write(md, missing, true, HM_PHASE_POSTCOPY, 0, true, false);
+	r = hm_md_write(md, missing, HM_PHASE_POSTCOPY, 0,
+			HM_MD_FULL | HM_MD_SYNC);
 	mutex_unlock(&md->lock);
 	return r;
 }
@@ -439,11 +443,11 @@ void hm_md_suspend(struct hm_dev *hd)
 	    !READ_ONCE(hd->fenced)) {
 		bitmap_copy(md->unacked, hd->tracker.dirty, hd->tracker.nr_chunks);
 		hm_push_mark_inflight(hd, md->unacked);
-		hm_md_write(md, md->unacked, true, HM_PHASE_TRACKING,
-			    HM_SB_CLEAN, false, false);
+		hm_md_write(md, md->unacked, HM_PHASE_TRACKING, HM_SB_CLEAN,
+			    HM_MD_FULL);
 	} else {
-		hm_md_write(md, hm_md_live_bitmap(md), false, md->disk_phase,
-			    md->disk_flags, hd->role == HM_ROLE_DEST, false);
+		hm_md_write(md, hm_md_live_bitmap(md), md->disk_phase,
+			    md->disk_flags, 0);
 	}
 	mutex_unlock(&md->lock);
 }
@@ -458,8 +462,8 @@ int hm_md_resume(struct hm_dev *hd)
 		return 0;
 	mutex_lock(&md->lock);
 	if (md->disk_flags & HM_SB_CLEAN)
-		r = hm_md_write(md, NULL, false, md->disk_phase,
-				md->disk_flags & ~HM_SB_CLEAN, false, false);
+		r = hm_md_write(md, NULL, md->disk_phase,
+				md->disk_flags & ~HM_SB_CLEAN, 0);
 	else if (md->failed)
 		r = -EIO;
 	mutex_unlock(&md->lock);
@@ -757,7 +761,7 @@ int hm_md_open(struct hm_dev *hd, struct block_device *bdev, char **error)
 			hm_md_new_migration_id(hd);
 		md->disk_phase = hd->phase;
 		mutex_lock(&md->lock);
-		r = hm_md_write(md, NULL, false, hd->phase, 0, false, true);
+		r = hm_md_write(md, NULL, hd->phase, 0, HM_MD_FORCE);
 		mutex_unlock(&md->lock);
 		if (r)
 			*error = "Cannot write the metadata device";
@@ -783,8 +787,8 @@ void hm_md_close(struct hm_dev *hd)
 	flush_workqueue(md->wq);
 	/* A source that tracks wrote its clean state at postsuspend. */
 	mutex_lock(&md->lock);
-	hm_md_write(md, hm_md_live_bitmap(md), false, md->disk_phase,
-		    md->disk_flags, hd->role == HM_ROLE_DEST, false);
+	hm_md_write(md, hm_md_live_bitmap(md), md->disk_phase, md->disk_flags,
+		    0);
 	mutex_unlock(&md->lock);
 	hd->meta = NULL;
 	hm_md_free(md);

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # timeout: 360
 # The destination's host loses power during post-copy. Its data and
-# metadata devices sit on dm-linear, switched to dm-flakey drop_writes at
-# the "power cut" (what was written before stays, nothing after lands).
+# metadata devices are two slices of one "power" device, switched from
+# dm-linear to dm-flakey drop_writes at the power cut: what was written
+# before stays, nothing after lands, on both at the same instant.
 # Re-created over the same devices, the destination resumes post-copy: the
 # VM's writes whose flush completed (O_DSYNC) are there and are never
 # replaced by the source's data; the rest is pulled again, and the
@@ -14,12 +15,12 @@ make_hosts
 mib=32
 chunk=64	# sectors: 32 KiB
 a=$(mkloop a $mib)
-b=$(mkloop b $mib)
-bm=$(mkloop bm 1)
+host=$(mkloop host $((mib + 1)))	# the destination's disk: data, then metadata
 size=$(sectors "$a")
 dd if=/dev/urandom of="$a" bs=1M count=$mib oflag=direct status=none
-dm_create b-lin "0 $size linear $b 0"
-dm_create bm-lin "0 $(sectors "$bm") linear $bm 0"
+dm_create power "0 $(sectors "$host") linear $host 0"
+dm_create b-lin "0 $size linear /dev/mapper/power 0"
+dm_create bm-lin "0 2048 linear /dev/mapper/power $size"
 
 dm_create hm-src "0 $size hybridmig source $a - $chunk 4 policy postcopy bandwidth 256"
 create_dst() {
@@ -57,25 +58,53 @@ dsync_write() {
 		conv=notrunc status=none
 }
 dsync_write $((5 * 1048576 + 4096)) 4096		# part of a missing chunk
-dsync_write $((7 * 1048576)) 32768			# a whole missing chunk
 dsync_write $((11 * 1048576 + 30720)) 8192		# across two chunks
-dsync_write $((2 * 1048576 + 512)) 1024			# a chunk pulled before
+# Then with the source away, so that no ACK commits the metadata: only the
+# flush or FUA of the VM's own writes can (the periodic commit runs every
+# 5 s, and the power goes within a second).
+must dmsetup message hm-src 0 disconnect
 missing=$(hm_field hm-dst 5)
 [ "$missing" -gt 100 ] || fail "too little left for post-copy: $(dmsetup status hm-dst)"
+# The newest superblock generation on the metadata device.
+md_generation() {
+	dd if=/dev/mapper/bm-lin bs=8k count=1 iflag=direct status=none | python3 -c '
+import struct, sys
+d = sys.stdin.buffer.read()
+print(max(struct.unpack_from("<Q", d, s * 4096 + 16)[0] for s in (0, 1)))'
+}
+md_generation_after() {
+	[ "$(md_generation)" -gt "$1" ]
+}
+# Start right after a periodic commit, so that the next one is 5 s away:
+# a plain write of a whole chunk gives it something to commit.
+gen=$(md_generation)
+# Missing chunks, the last ones first: one for the plain write, the next
+# ones for durable whole-chunk writes.
+mapfile -t miss < <(hm_dirty_list hm-dst | awk -F- '{ for (c = $NF; c >= $1; c--) print c }' | head -n 4)
+[ ${#miss[@]} = 4 ] || fail "fewer than 4 missing chunks: $(dmsetup status hm-dst)"
+last=${miss[0]}
+dd if=/dev/urandom of=/tmp/w.bin bs=32k count=1 status=none
+dd if=/tmp/w.bin of=/dev/mapper/hm-dst bs=32k seek="$last" oflag=direct status=none ||
+	fail "plain write"
+dd if=/tmp/w.bin of=/tmp/expected.img bs=32k seek="$last" conv=notrunc status=none
+wait_for 10 md_generation_after "$gen" ||
+	fail "no periodic commit within 10 s (generation $gen, now $(md_generation); missing $(hm_field hm-dst 5))"
+t0=$(now_ms)
+dsync_write $((miss[1] * 32768)) 32768		# a whole missing chunk
+dsync_write $((miss[3] * 32768)) 65536		# two whole missing chunks
+dsync_write $((2 * 1048576 + 512)) 1024			# a chunk pulled before
 
 note "power cut: from now on nothing the destination writes lands"
-for d in b-lin:$b bm-lin:$bm; do
-	must dmsetup load "${d%%:*}" --table "0 $(sectors "${d#*:}") flakey ${d#*:} 0 0 3600 1 drop_writes"
-	must dmsetup resume "${d%%:*}"
-done
+must dmsetup load power --table "0 $(sectors "$host") flakey $host 0 0 3600 1 drop_writes"
+must dmsetup resume power
+echo "durable writes to the power cut: $(( $(now_ms) - t0 )) ms (periodic commits: every 5 s)"
 # A write that is not durable when the power goes may be lost: not checked.
-dd if=/dev/urandom of=/dev/mapper/hm-dst bs=4k count=1 seek=$((3 * 256)) oflag=direct \
+# (A whole chunk: a partial one would wait for a pull from the source.)
+dd if=/dev/urandom of=/dev/mapper/hm-dst bs=32k count=1 seek=96 oflag=direct \
 	status=none || fail "write during the power cut"
 must dmsetup remove hm-dst
-for d in b-lin:$b bm-lin:$bm; do
-	must dmsetup load "${d%%:*}" --table "0 $(sectors "${d#*:}") linear ${d#*:} 0"
-	must dmsetup resume "${d%%:*}"
-done
+must dmsetup load power --table "0 $(sectors "$host") linear $host 0"
+must dmsetup resume power
 
 note "the destination comes back in post-copy"
 create_dst
@@ -84,23 +113,39 @@ assert_eq postcopy "${HM_F[2]}" "phase after the restart"
 assert_eq "$src_id" "${HM_F[33]}" "migration id after the restart"
 [ "${HM_F[5]}" -gt 0 ] || fail "nothing missing after the restart: ${HM_F[*]}"
 echo "restarted: ${HM_F[5]} chunks missing (before the cut: $missing)"
-# The durable writes are there before any source is back: reading them
-# must not wait for a pull (which would also bring the source's old data).
-for r in "$((5 * 1048576 + 4096)) 4096" "$((7 * 1048576)) 32768" \
-	 "$((11 * 1048576 + 30720)) 8192" "$((2 * 1048576 + 512)) 1024"; do
+# The durable writes are there before any source is back: their chunks
+# are not missing (a read would wait for a pull, which would also bring
+# the source's old data over them).
+missing_list=$(hm_dirty_list hm-dst)
+in_missing() {	# <chunk>: is it in the destination's missing ranges?
+	local r
+	for r in $missing_list; do
+		[ "$1" -ge "${r%-*}" ] && [ "$1" -le "${r#*-}" ] && return 0
+	done
+	return 1
+}
+for r in "$((5 * 1048576 + 4096)) 4096" "$((miss[1] * 32768)) 32768" \
+	 "$((11 * 1048576 + 30720)) 8192" "$((2 * 1048576 + 512)) 1024" \
+	 "$((miss[3] * 32768)) 65536"; do
 	set -- $r
+	for c in $(seq $(($1 / 32768)) $(( ($1 + $2 - 1) / 32768 ))); do
+		in_missing "$c" && fail "chunk $c of a durable write at $1 is missing after the restart"
+	done
 	assert_eq "$(dd if=/tmp/expected.img bs="$2" skip="$1" iflag=skip_bytes count=1 status=none | md5sum)" \
 		"$(timeout 5 dd if=/dev/mapper/hm-dst bs="$2" skip="$1" iflag=direct,skip_bytes count=1 status=none | md5sum)" \
 		"durable write at $1 after the restart"
 done
 
-note "the source reconnects by itself; the migration completes"
+note "the source connects again; the migration completes"
 must in_dst dmsetup message hm-dst 0 listen $DST_IP:7000 hybridmig:k
+must in_src dmsetup message hm-src 0 connect $DST_IP:7000 hybridmig:k
 must dmsetup message hm-src 0 set bandwidth 0
 wait_for 120 field_is hm-dst 2 complete || fail "destination not complete: $(dmsetup status hm-dst)"
 wait_for 30 field_is hm-src 2 complete || fail "source not complete: $(dmsetup status hm-src)"
 no_protocol_errors
-compare_data /tmp/expected.img /tmp/hm-b.img $chunk
+head -c $((mib * 1048576)) /tmp/hm-host.img > /tmp/dst-data.img
+at_exit "rm -f /tmp/dst-data.img"
+compare_data /tmp/expected.img /tmp/dst-data.img $chunk
 assert_eq 0 "$(hm_field hm-dst 32)" "I/O errors on the destination"
 
 note "once complete, a restart stays complete"
