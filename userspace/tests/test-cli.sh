@@ -13,6 +13,7 @@ set -u
 bin=${1:?usage: $0 path/to/hybridmigctl-fake}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+export HYBRIDMIG_RUN_DIR=$tmp/run
 passed=0
 failed=0
 
@@ -164,6 +165,19 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "handover_us": 0,
         "pulls": 0,
         "pull_avg_us": 0
+      },
+      "job": {
+        "stage": "ready",
+        "connection": "connected",
+        "data_total_bytes": 153600,
+        "data_processed_bytes": 0,
+        "data_remaining_bytes": 153600,
+        "data_rate_bytes_s": 0,
+        "dirty_rate_bytes_s": 0,
+        "percent": 0.0,
+        "eta_s": null,
+        "elapsed_ms": null,
+        "downtime_ms": null
       }
     }
   ]
@@ -211,6 +225,19 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "handover_us": null,
         "pulls": null,
         "pull_avg_us": null
+      },
+      "job": {
+        "stage": "waiting",
+        "connection": "connected",
+        "data_total_bytes": 104857600,
+        "data_processed_bytes": 26214400,
+        "data_remaining_bytes": 78643200,
+        "data_rate_bytes_s": 1181116416,
+        "dirty_rate_bytes_s": 0,
+        "percent": 25.0,
+        "eta_s": 1,
+        "elapsed_ms": null,
+        "downtime_ms": null
       }
     }
   ]
@@ -258,6 +285,19 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "handover_us": 10074,
         "pulls": 288,
         "pull_avg_us": 0
+      },
+      "job": {
+        "stage": "complete",
+        "connection": "connected",
+        "data_total_bytes": 50331648,
+        "data_processed_bytes": 50331648,
+        "data_remaining_bytes": 0,
+        "data_rate_bytes_s": 13974528,
+        "dirty_rate_bytes_s": 0,
+        "percent": 100.0,
+        "eta_s": 0,
+        "elapsed_ms": null,
+        "downtime_ms": 11
       }
     }
   ]
@@ -269,7 +309,7 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
 
 	run status old --json
 	expect_grep "json of a target without transfer fields: null" 0 \
-		'^      "transfer": null$'
+		'^      "transfer": null,$'
 
 	run status --json
 	expect_grep "json of all devices" 0 '"name": "vm2"'
