@@ -304,38 +304,42 @@ static bool hm_auth_error(const char *e)
 	return hm_is(e, "bad_peer_proof") || hm_is(e, "peer_rejected_auth");
 }
 
-/* A state the wait cannot get out of by itself: an exit code, or 0. */
-static int hm_failed(const struct hm_watch *w, const struct hm_device *dev)
+/*
+ * A state the wait cannot get out of by itself: an exit code, and why in
+ * @msg; or 0.
+ */
+static int hm_failed(const struct hm_watch *w, const struct hm_device *dev,
+		     char *msg, size_t len)
 {
 	const struct hm_status *st = &dev->status;
 	const char *e = st->link_error;
 
 	if (hm_is(st->phase, "aborted")) {
-		hm_err("%s: the source aborted the migration: remove this destination",
-		       w->name);
+		snprintf(msg, len, "%s: the source aborted the migration: remove this destination",
+			 w->name);
 		return HM_EXIT_ABORTED;
 	}
 	if (!hm_is(st->role, "source") || !hm_is(st->phase, "tracking"))
 		return 0;
 	if (w->expect_link && hm_is(st->link_state, "none")) {
-		hm_err("%s: the migration was aborted or disconnected", w->name);
+		snprintf(msg, len, "%s: the migration was aborted or disconnected", w->name);
 		return HM_EXIT_ABORTED;
 	}
 	if (!w->fail_fast || hm_is(st->link_state, "connected"))
 		return 0;
 	if (hm_auth_error(e)) {
-		hm_err("%s: authentication failed (%s): the two hosts do not hold the same secret",
-		       w->name, e);
+		snprintf(msg, len, "%s: authentication failed (%s): the two hosts do not hold the same secret",
+			 w->name, e);
 		return HM_EXIT_PERM;
 	}
 	if (hm_is(e, "peer_geometry_mismatch")) {
-		hm_err("%s: the destination differs in length or chunk size: create it with --size %" PRIu64 "s --chunk-size %" PRIu64 "s",
-		       w->name, dev->size_sectors, st->chunk_sectors);
+		snprintf(msg, len, "%s: the destination differs in length or chunk size: create it with --size %" PRIu64 "s --chunk-size %" PRIu64 "s",
+			 w->name, dev->size_sectors, st->chunk_sectors);
 		return HM_EXIT_NODEV;
 	}
 	if (hm_is(e, "peer_aborted")) {
-		hm_err("%s: the destination was aborted by an earlier migration: create it anew",
-		       w->name);
+		snprintf(msg, len, "%s: the destination was aborted by an earlier migration: create it anew",
+			 w->name);
 		return HM_EXIT_ABORTED;
 	}
 	return 0;
@@ -402,6 +406,7 @@ static int hm_watch(const struct hm_watch *w, struct hm_device *dev)
 	struct hm_display d = { .tty = isatty(STDOUT_FILENO) };
 	struct hm_dm_info info;
 	bool hinted = false;
+	char msg[256];
 	int ret, r, tick;
 
 	for (;;) {
@@ -410,20 +415,23 @@ static int hm_watch(const struct hm_watch *w, struct hm_device *dev)
 		ret = r ? hm_device_err(w->name, r) : hm_get_device(w->name, dev);
 		if (ret)
 			break;
+		if (hm_reached(&dev->status, w->until))
+			break;
 		if (w->progress)
 			hm_show(&d, w, dev, false);
 		hm_hint(&d, w, &dev->status, &hinted);
-		if (hm_reached(&dev->status, w->until))
-			break;
-		hm_show_break(&d);
-		ret = hm_failed(w, dev);
-		if (ret)
+		ret = hm_failed(w, dev, msg, sizeof(msg));
+		if (ret) {
+			hm_show_break(&d);
+			hm_err("%s", msg);
 			return ret;
+		}
 		tick = d.tty || !w->progress ? 1000 : 500;
 		if (deadline) {
 			uint64_t now = hm_now_ms();
 
 			if (now >= deadline) {
+				hm_show_break(&d);
 				hm_err("%s: timed out after %d s waiting for %s (phase %s); nothing was changed",
 				       w->name, w->timeout_s, hm_until_names[w->until],
 				       dev->status.phase);
@@ -433,8 +441,10 @@ static int hm_watch(const struct hm_watch *w, struct hm_device *dev)
 				tick = deadline - now;
 		}
 		r = hm_dm_wait_event(w->name, info.event_nr, tick, NULL);
-		if (r && r != -ETIMEDOUT)
+		if (r && r != -ETIMEDOUT) {
+			hm_show_break(&d);
 			return hm_device_err(w->name, r);
+		}
 	}
 	if (!ret && w->progress)
 		hm_show(&d, w, dev, true);
