@@ -161,6 +161,16 @@ static unsigned int hm_opt_bit(int c)
 	return 0;
 }
 
+static const char *hm_opt_name(int c)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(hm_opts); i++)
+		if (hm_opts[i].o.val == c)
+			return hm_opts[i].o.name;
+	return "?";
+}
+
 int hm_args_parse(int argc, char **argv, const char *cmd, unsigned int allowed,
 		  int min_pos, int max_pos, const char *need,
 		  struct hm_args *a)
@@ -187,7 +197,8 @@ int hm_args_parse(int argc, char **argv, const char *cmd, unsigned int allowed,
 		if (c == ':')
 			return hm_usage_err("option '%s' of %s needs a value", opt, cmd);
 		if (c != 'h' && !(hm_opt_bit(c) & allowed))
-			return hm_usage_err("unknown option '%s' for %s", opt, cmd);
+			return hm_usage_err("unknown option '--%s' for %s",
+					    hm_opt_name(c), cmd);
 		a->given |= hm_opt_bit(c);
 		r = hm_parse_opt(a, c, optarg);
 		if (r)

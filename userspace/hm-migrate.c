@@ -738,7 +738,12 @@ int hm_cmd_handover(int argc, char **argv)
 		       dev.status.phase);
 		return HM_EXIT_BUSY;
 	}
-	if (!hm_is(dev.status.link_state, "connected") || !dev.status.has_postcopy) {
+	if (!dev.status.has_postcopy) {
+		hm_err("the kernel module of %s has no handover (hybridmig target 1.2 or older)",
+		       name);
+		return HM_EXIT_FAIL;
+	}
+	if (!hm_is(dev.status.link_state, "connected")) {
 		hm_err("%s is not connected to its destination (link %s): nothing was fenced",
 		       name, dev.status.link_state);
 		return HM_EXIT_FAIL;

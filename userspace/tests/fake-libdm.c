@@ -303,6 +303,10 @@ static int fake_change(struct dm_task *dmt)
 		return fake_fail_ioctl(dmt, err);
 	if (dmt->type == DM_DEVICE_CREATE && dmt->dev)
 		return fake_fail_ioctl(dmt, EEXIST);
+	/* A device created lives on in this process, without a table. */
+	if (dmt->type == DM_DEVICE_CREATE && fake_nr_devs < FAKE_MAX_DEVS)
+		snprintf(fake_devs[fake_nr_devs++].name, DM_NAME_LEN, "%s",
+			 dmt->name);
 	if (dmt->type != DM_DEVICE_CREATE && !dmt->dev)
 		return fake_fail_ioctl(dmt, ENXIO);
 	fake_record(dmt);
