@@ -175,6 +175,10 @@ static int hm_create_device(const char *role, const char *name,
 	int ret, r;
 
 	ret = hm_check_name(name);
+	if (!ret && !hm_dm_info(name, NULL)) {
+		hm_err("device %s already exists", name);
+		ret = HM_EXIT_BUSY;
+	}
 	if (!ret)
 		ret = hm_blockdev(path, majmin, sizeof(majmin), &bytes);
 	if (ret)
