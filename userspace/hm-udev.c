@@ -5,8 +5,10 @@
  *
  *   HYBRIDMIG_ROLE=dest
  *   HYBRIDMIG_PHASE=waiting
+ *   HYBRIDMIG_LINK=connected
  *
  * and nothing for any other device. Always exits 0 but on wrong usage.
+ * The libvirt hook reads it too.
  */
 #include <stdio.h>
 
@@ -26,7 +28,7 @@ int hm_cmd_udev(int argc, char **argv)
 	hm_dm_init();
 	if (hm_dm_get_device(a.pos[0], &dev))
 		return HM_EXIT_OK;
-	printf("HYBRIDMIG_ROLE=%s\nHYBRIDMIG_PHASE=%s\n", dev.status.role,
-	       dev.status.phase);
+	printf("HYBRIDMIG_ROLE=%s\nHYBRIDMIG_PHASE=%s\nHYBRIDMIG_LINK=%s\n",
+	       dev.status.role, dev.status.phase, dev.status.link_state);
 	return HM_EXIT_OK;
 }
