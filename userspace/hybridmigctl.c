@@ -41,7 +41,7 @@
 #include "hm-log.h"
 #include "hm-status.h"
 
-#define HM_VERSION	"0.1.0"
+#define HM_VERSION	"0.2.0"
 
 /* The one error line: "hybridmigctl: error: <message><tail>". */
 static void hm_verr(const char *tail, const char *fmt, va_list ap)
