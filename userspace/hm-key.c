@@ -199,16 +199,18 @@ static int hm_key_load(int argc, char **argv)
 
 /**
  * hm_key_invalidate() - invalidate the logon key @desc of the user keyring
+ * @quiet: say nothing if there is no such key (someone else unloaded it)
  *
  * Return: an exit code; errors are printed.
  */
-int hm_key_invalidate(const char *desc)
+int hm_key_invalidate(const char *desc, bool quiet)
 {
 	key_serial_t id;
 
 	id = keyctl_search(KEY_SPEC_USER_KEYRING, "logon", desc, 0);
 	if (id < 0) {
-		hm_err("no logon key '%s' in the user keyring", desc);
+		if (!quiet)
+			hm_err("no logon key '%s' in the user keyring", desc);
 		return HM_EXIT_NODEV;
 	}
 	if (keyctl_invalidate(id) < 0) {
@@ -225,7 +227,7 @@ static int hm_key_unload(int argc, char **argv)
 	if (argc != 1)
 		return hm_usage_err("key unload needs DESCRIPTION");
 	ret = hm_check_description(argv[0]);
-	return ret ? ret : hm_key_invalidate(argv[0]);
+	return ret ? ret : hm_key_invalidate(argv[0], false);
 }
 
 int hm_cmd_key(int argc, char **argv)

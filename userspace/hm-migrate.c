@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,9 +235,12 @@ static int hm_link(const char *name, const char *word, const struct hm_args *a)
 	}
 	snprintf(msg, sizeof(msg), "%s %s %s", word, a->addr, a->key);
 	r = hm_send(name, msg, NULL, 0);
-	/* The kernel copied the secret: it need not stay in the keyring. */
+	/*
+	 * The kernel copied the secret: it need not stay in the keyring (if
+	 * it is gone already, another command on this host unloaded it).
+	 */
 	if (a->key_file)
-		hm_key_invalidate(a->key);
+		hm_key_invalidate(a->key, true);
 	switch (r) {
 	case 0:
 		return HM_EXIT_OK;
@@ -478,10 +482,39 @@ int hm_send_disconnect(const char *name)
 	return r == -ENOTCONN ? 0 : r;
 }
 
+/* "/dev/loop1 (7:1)", "/dev/mapper/vg-lv (254:3)" for a data device. */
+static void hm_dev_path(char *buf, size_t len, const char *majmin)
+{
+	char path[PATH_MAX], link[PATH_MAX], name[DM_NAME_LEN] = "";
+	const char *base;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%s/dm/name", majmin);
+	f = fopen(path, "re");
+	if (f && fgets(name, sizeof(name), f)) {
+		name[strcspn(name, "\n")] = '\0';
+		snprintf(buf, len, "/dev/mapper/%s (%s)", name, majmin);
+		fclose(f);
+		return;
+	}
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/sys/dev/block/%s", majmin);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0) {
+		snprintf(buf, len, "%s", majmin);
+		return;
+	}
+	link[n] = '\0';
+	base = strrchr(link, '/');
+	snprintf(buf, len, "/dev/%s (%s)", base ? base + 1 : link, majmin);
+}
+
 /* Cut a complete destination over to linear over its data device. */
 static int hm_finish_dest(const struct hm_device *dev)
 {
-	char data[64], params[96];
+	char data[64], params[96], path[PATH_MAX + 80];
 	struct hm_dm_target t;
 	struct hm_dm_table table;
 	int r;
@@ -502,7 +535,8 @@ static int hm_finish_dest(const struct hm_device *dev)
 		return hm_table_err("cut over", dev->name, r);
 	}
 	hm_job_forget(dev->name);
-	printf("%s: complete; now linear over %s\n", dev->name, data);
+	hm_dev_path(path, sizeof(path), data);
+	printf("%s: complete; now linear over %s\n", dev->name, path);
 	return HM_EXIT_OK;
 }
 
