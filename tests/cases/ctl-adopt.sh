@@ -13,17 +13,6 @@
 ctl=$HM_CTL
 export HYBRIDMIG_RUN_DIR=/tmp/hm-run
 
-# expect_exit <code> <stderr text> <args...>: one error line, that code.
-expect_exit() {
-	local want=$1 msg=$2 rc
-	shift 2
-	"$ctl" "$@" > /tmp/hm-out 2> /tmp/hm-err
-	rc=$?
-	assert_eq "$want" "$rc" "exit code of hybridmigctl $*"
-	grep -qF -- "$msg" /tmp/hm-err || fail "hybridmigctl $*: stderr '$(cat /tmp/hm-err)' lacks '$msg'"
-	assert_eq 1 "$(wc -l < /tmp/hm-err)" "error lines of hybridmigctl $*"
-}
-
 loop=$(mkloop vol 32)
 half=$(( $(sectors "$loop") / 2 ))
 dm_create vol "0 $half linear $loop 0
@@ -33,11 +22,11 @@ orig=$(dmsetup table vol)
 
 note "refusals"
 dm_create zero0 "0 2048 zero"
-expect_exit 4 "zero0 has a zero target: only tables of linear and striped targets can be adopted" adopt zero0
-expect_exit 4 "device nosuch not found" adopt nosuch
+ctl_expect 4 "zero0 has a zero target: only tables of linear and striped targets can be adopted" adopt zero0
+ctl_expect 4 "device nosuch not found" adopt nosuch
 dm_create blocker-real "0 2048 zero"
 dm_create blocker "0 2048 linear $loop 0"
-expect_exit 5 "blocker-real exists already" adopt blocker
+ctl_expect 5 "blocker-real exists already" adopt blocker
 assert_eq "0 2048 linear" "$(dmsetup table blocker | cut -d' ' -f1-3)" "blocker's table after a refused adopt"
 
 note "adopt and detach under fio with verify"
@@ -54,7 +43,7 @@ grep -qE '^vol: adopted: hybridmig source over vol-real \([0-9]+:[0-9]+\); I/O h
 assert_eq "hybridmig source" "$(dmsetup table vol | cut -d' ' -f3,4)" "vol's table after adopt"
 assert_eq "$orig" "$(dmsetup table vol-real)" "vol-real's table"
 assert_eq "HYBRIDMIG-REAL-vol" "$(dmsetup info -c --noheadings -o uuid vol-real)" "vol-real's uuid"
-expect_exit 5 "vol is a hybridmig device already" adopt vol
+ctl_expect 5 "vol is a hybridmig device already" adopt vol
 w1=$(hm_field vol 8)
 sleep 2
 w2=$(hm_field vol 8)
@@ -102,11 +91,11 @@ note "detach refusals"
 dm_create vol2 "0 2048 linear $loop 0"
 must "$ctl" adopt vol2 > /dev/null
 dm_create plain-src "0 2048 hybridmig source $loop - 128"
-expect_exit 4 "plain-src was not adopted" detach plain-src
+ctl_expect 4 "plain-src was not adopted" detach plain-src
 in_dst "$ctl" receive v2-dst "$dst" --size 1M --listen $DST_IP:7001 --key hybridmig:d \
 	--key-file /tmp/hm-secret --no-wait > /dev/null || fail "receive v2-dst"
 in_src "$ctl" migrate vol2 --to $DST_IP:7001 --key hybridmig:s --key-file /tmp/hm-secret \
 	--no-wait > /dev/null || fail "migrate --no-wait"
-expect_exit 5 "vol2 is migrating (link " detach vol2
+ctl_expect 5 "vol2 is migrating (link " detach vol2
 must "$ctl" detach vol2 --force > /dev/null
 assert_eq "0 2048 linear" "$(dmsetup table vol2 | cut -d' ' -f1-3)" "vol2 after detach --force"

@@ -14,22 +14,6 @@
 ctl=$HM_CTL
 export HYBRIDMIG_RUN_DIR=/tmp/hm-run
 
-expect_exit() {
-	local want=$1 msg=$2 rc
-	shift 2
-	${HM_NS:+ip netns exec $HM_NS} "$ctl" "$@" > /tmp/hm-out 2> /tmp/hm-err
-	rc=$?
-	assert_eq "$want" "$rc" "exit code of hybridmigctl $*"
-	grep -qF -- "$msg" /tmp/hm-err || fail "hybridmigctl $*: stderr '$(cat /tmp/hm-err)' lacks '$msg'"
-	assert_eq 1 "$(wc -l < /tmp/hm-err)" "error lines of hybridmigctl $*"
-}
-# The same, in a network namespace.
-ns_expect_exit() {
-	local ns=$1
-	shift
-	HM_NS=$ns expect_exit "$@"
-}
-
 make_hosts
 a=$(mkloop a 32)
 b=$(mkloop b 32)
@@ -39,24 +23,24 @@ must "$ctl" key generate /tmp/hm-other
 dd if=/dev/urandom of="$a" bs=1M count=32 oflag=direct status=none
 
 note "create: a destination smaller than the source"
-expect_exit 4 "$small holds 16777216 bytes, less than the source's 33554432 (--size)" \
+ctl_expect 4 "$small holds 16777216 bytes, less than the source's 33554432 (--size)" \
 	create dest d0 "$small" --size 32M
 dmsetup info d0 > /dev/null 2>&1 && fail "d0 created"
-expect_exit 1 "invalid --size '32X'" create dest d0 "$small" --size 32X
+ctl_expect 1 "invalid --size '32X'" create dest d0 "$small" --size 32X
 must "$ctl" create source s "$a" --chunk-size 64K --bandwidth 2M --policy precopy --ready-chunks 4 > /dev/null
 assert_eq "policy precopy bandwidth 2048 ready_chunks 4" "$(dmsetup table s | cut -d' ' -f9-)" "table options"
-expect_exit 5 "device s already exists" create source s "$a"
+ctl_expect 5 "device s already exists" create source s "$a"
 
 note "handover and finish before a migration"
-expect_exit 6 "s is not connected to its destination (link none): nothing was fenced" handover s
-expect_exit 5 "s is in phase tracking: finish waits for completion only after handover" finish s
-expect_exit 7 "s: timed out after 1 s waiting for connected (phase tracking)" wait s --for connected --timeout 1
+ctl_expect 6 "s is not connected to its destination (link none): nothing was fenced" handover s
+ctl_expect 5 "s is in phase tracking: finish waits for completion only after handover" finish s
+ctl_expect 7 "s: timed out after 1 s waiting for connected (phase tracking)" wait s --for connected --timeout 1
 
 note "another chunk size: migrate says what to do, exits 4, stops retrying"
 must "$ctl" create dest g "$b" --chunk-size 32K > /dev/null
 in_dst "$ctl" receive g --listen $DST_IP:7000 --key hybridmig:d --key-file /tmp/hm-secret --no-wait > /dev/null ||
 	fail "receive g"
-ns_expect_exit src 4 "s: the destination differs in length or chunk size: create it with --size 65536s --chunk-size 128s" \
+HM_NS=src ctl_expect 4 "s: the destination differs in length or chunk size: create it with --size 65536s --chunk-size 128s" \
 	migrate s --to $DST_IP:7000 --key hybridmig:s --key-file /tmp/hm-secret --timeout 60
 assert_eq none "$(hm_link_state s)" "source link after a geometry mismatch"
 must dmsetup remove g
@@ -64,7 +48,7 @@ must dmsetup remove g
 note "another secret: exit 2"
 in_dst "$ctl" receive d "$b" --size 32M --listen $DST_IP:7000 --key hybridmig:d \
 	--key-file /tmp/hm-other --no-wait > /dev/null || fail "receive d"
-ns_expect_exit src 2 "s: authentication failed (bad_peer_proof): the two hosts do not hold the same secret" \
+HM_NS=src ctl_expect 2 "s: authentication failed (bad_peer_proof): the two hosts do not hold the same secret" \
 	migrate s --to $DST_IP:7000 --key hybridmig:s --key-file /tmp/hm-secret --timeout 60
 must dmsetup remove d
 
@@ -112,7 +96,7 @@ grep -q $'\r\e\[Ks: \[[#.]\{20\}\] push [0-9.]*% ' /tmp/hm-tty.log || fail "no r
 [ "$(grep -c $'\r\e\[K' /tmp/hm-tty.log)" -le 2 ] || fail "the progress line was not redrawn in place"
 
 note "set at run time"
-expect_exit 1 "invalid bandwidth '1X'" set s bandwidth 1X
+ctl_expect 1 "invalid bandwidth '1X'" set s bandwidth 1X
 must "$ctl" set s bandwidth 0
 assert_eq 0 "$(hm_field s 27)" "bandwidth after set"
 must "$ctl" set s policy hybrid
@@ -134,7 +118,7 @@ wait $waiter
 assert_eq 8 $? "exit code of wait on the aborted destination"
 assert_eq "hybridmigctl: error: d: the source aborted the migration: remove this destination" \
 	"$(cat /tmp/hm-wait.err)" "wait's error"
-expect_exit 8 "d: the source aborted the migration" wait d --for complete --timeout 5
+ctl_expect 8 "d: the source aborted the migration" wait d --for complete --timeout 5
 assert_eq "$(hm_dirty s)" "$(hm_field s 4)" "every chunk dirty after abort"
 
 note "handover refusals after a handover"
@@ -145,9 +129,9 @@ in_src "$ctl" migrate s --to $DST_IP:7000 --key hybridmig:s --key-file /tmp/hm-s
 	fail "migrate --no-wait"
 must "$ctl" wait s --for ready --timeout 60
 must "$ctl" handover s > /dev/null
-expect_exit 5 "s is in phase " handover s
-expect_exit 5 "s was handed over (phase " abort s
-expect_exit 5 "already handed over" migrate s --to $DST_IP:7000 --key hybridmig:s
+ctl_expect 5 "s is in phase " handover s
+ctl_expect 5 "s was handed over (phase " abort s
+ctl_expect 5 "already handed over" migrate s --to $DST_IP:7000 --key hybridmig:s
 must "$ctl" wait d --for complete --timeout 60
 must "$ctl" status --json > /tmp/hm-json
 python3 - /tmp/hm-json <<'PY' || fail "job JSON after handover"
