@@ -420,9 +420,12 @@ static int hm_watch(const struct hm_watch *w, struct hm_device *dev)
 	for (;;) {
 		/* The event counter first, so that no event is missed. */
 		r = hm_dm_info(w->name, &info);
-		ret = r ? hm_device_err(w->name, r) : hm_get_device(w->name, dev);
-		if (ret)
-			break;
+		if (!r)
+			r = hm_dm_get_device(w->name, dev);
+		if (r) {
+			hm_show_break(&d);
+			return hm_device_err(w->name, r);
+		}
 		if (hm_reached(&dev->status, w->until))
 			break;
 		if (w->progress)
@@ -454,9 +457,9 @@ static int hm_watch(const struct hm_watch *w, struct hm_device *dev)
 			return hm_device_err(w->name, r);
 		}
 	}
-	if (!ret && w->progress)
+	if (w->progress)
 		hm_show(&d, w, dev, true);
-	return ret;
+	return HM_EXIT_OK;
 }
 
 static void hm_watch_init(struct hm_watch *w, const char *name,
