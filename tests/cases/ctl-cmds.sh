@@ -9,6 +9,8 @@
 # a destination smaller than the source, another chunk size (migrate
 # exits 4 and stops retrying), another secret (exit 2), handover without
 # a link, finish before handover. Each error is one line, with its code.
+# Then --start-clean, --auto-handover (the first write on the destination
+# hands over), --no-finish and wait --for handover.
 . "$HM_REPO/tests/vm/lib.sh"
 
 ctl=$HM_CTL
@@ -149,3 +151,33 @@ must "$ctl" finish s > /tmp/hm-finish.out
 assert_eq "s: complete; source removed" "$(cat /tmp/hm-finish.out)" "finish output"
 compare_data "$a" "$b"
 no_protocol_errors
+
+note "--start-clean, --auto-handover, --no-finish, wait --for handover"
+c=$(mkloop c 8)
+e=$(mkloop e 8)
+must "$ctl" create source s2 "$c" --start-clean > /dev/null
+assert_eq "1 start_clean" "$(dmsetup table s2 | cut -d' ' -f8-)" "start_clean in the table"
+assert_eq 0 "$(hm_dirty s2)" "dirty chunks of a clean start"
+write_sectors /dev/mapper/s2 2048 128
+in_dst "$ctl" receive d2 "$e" --auto-handover --no-finish --listen $DST_IP:7001 \
+	--key hybridmig:d --key-file /tmp/hm-secret --interval 1 > /tmp/hm-r2.out 2>&1 &
+r2=$!
+at_exit "kill $r2"
+wait_for 20 eval 'link_is d2 listening 2>/dev/null' || fail "d2 not listening"
+assert_eq "1 auto_handover" "$(dmsetup table d2 | cut -d' ' -f8-)" "auto_handover in the table"
+in_src "$ctl" migrate s2 --no-finish --to $DST_IP:7001 --key hybridmig:s \
+	--key-file /tmp/hm-secret --interval 1 > /tmp/hm-m2.out 2>&1 &
+m2=$!
+at_exit "kill $m2"
+must "$ctl" wait s2 --for ready --timeout 60
+# The VM's first write on the destination hands over.
+write_sectors /dev/mapper/d2 0 8
+must "$ctl" wait s2 --for handover --timeout 30
+wait $r2 || fail "receive --no-finish failed: $(cat /tmp/hm-r2.out)"
+wait $m2 || fail "migrate --no-finish failed: $(cat /tmp/hm-m2.out)"
+assert_eq "hybridmig complete" "$(dmsetup table d2 | cut -d' ' -f3) $(hm_field d2 2)" "destination left as it was"
+assert_eq complete "$(hm_field s2 2)" "source left as it was"
+must "$ctl" finish d2 > /dev/null
+must "$ctl" finish s2 > /dev/null
+dd if=/dev/mapper/d2 bs=512 skip=2048 count=128 iflag=direct status=none | cmp - <(dd if="$c" bs=512 skip=2048 count=128 status=none) ||
+	fail "the chunk written before the migration did not move"
