@@ -73,6 +73,7 @@ deps:
 
 unit: userspace
 	$(MAKE) -C userspace test
+	python3 $(SRC)/tests/tools/test_hm_logwrites.py
 
 checkpatch:
 	$(SRC)/scripts/checkpatch.sh

@@ -392,6 +392,7 @@ void hm_dest_link_up(struct hm_dev *hd)
 		queue_work(d->wq, &d->request_work);
 	spin_unlock_irq(&d->lock);
 	queue_work(d->wq, &d->pull_work);
+	hm_dest_check_complete(hd);	/* restarted with nothing missing */
 }
 
 /* The lanes are closed: a half-received handover map is void. */
@@ -499,6 +500,12 @@ int hm_dest_recv_handover(struct hm_dev *hd, const struct hm_handover *ho)
 	}
 
 	hm_recv_wait_writes(hd);
+	/* Recorded before the VM may write here: a restart resumes post-copy. */
+	if (hm_md_install_map(hd, d->staging)) {
+		ack.status = cpu_to_be32(HM_HANDOVER_FAILED);
+		hm_link_send(hd, HM_FRAME_HANDOVER_ACK, &ack, sizeof(ack));
+		return -EIO;
+	}
 	spin_lock_irq(&d->lock);
 	bitmap_copy(t->dirty, d->staging, t->nr_chunks);
 	atomic_long_set(&t->nr_dirty, weight);
@@ -530,6 +537,9 @@ static void hm_dest_complete_work(struct work_struct *work)
 	struct hm_dev *hd = d->hd;
 
 	if (READ_ONCE(hd->phase) == HM_PHASE_POSTCOPY) {
+		/* Not complete until that survives a crash (tried again). */
+		if (hm_md_set_phase(hd, HM_PHASE_COMPLETE))
+			return;
 		DMINFO("%s: migration complete: every chunk is here",
 		       dm_device_name(hd->md));
 		hm_dev_set_phase(hd, HM_PHASE_COMPLETE);
@@ -553,6 +563,7 @@ int hm_dest_recv_abort(struct hm_dev *hd)
 	bio_list_init(&d->held);
 	spin_unlock_irq(&d->lock);
 	DMWARN("%s: the source aborted the migration", dm_device_name(hd->md));
+	hm_md_set_phase(hd, HM_PHASE_ABORTED);
 	hm_dev_set_phase(hd, HM_PHASE_ABORTED);
 	while ((bio = bio_list_pop(&held))) {
 		bio->bi_status = BLK_STS_IOERR;
@@ -573,6 +584,8 @@ int hm_dest_create(struct hm_dev *hd)
 	if (!d)
 		return -ENOMEM;
 	d->hd = hd;
+	/* Restarted from metadata after handover: it was acknowledged. */
+	d->handover_acked = hd->phase != HM_PHASE_WAITING;
 	spin_lock_init(&d->lock);
 	bio_list_init(&d->parked);
 	bio_list_init(&d->held);

@@ -607,6 +607,7 @@ int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack)
 		DMERR_LIMIT("%s: destination failed to write chunks %llu-%llu: pushing again",
 			    dm_device_name(hd->md), first, first + nr - 1);
 	} else if (status == HM_ACK_OK) {
+		hm_md_acked(hd, first, nr);
 		atomic64_add(nr, &hd->xfer.acked_chunks);
 		atomic64_add(hm_run_bytes(hd, first, nr), &hd->xfer.acked_bytes);
 	}
@@ -626,6 +627,8 @@ static void hm_push_handed_over(struct hm_dev *hd)
 	DMINFO("%s: handed over in %llu us: %ld chunks left to send",
 	       dm_device_name(hd->md), hd->xfer.handover_us,
 	       atomic_long_read(&hd->tracker.nr_dirty));
+	/* Already fenced on disk: this only spares a restart the question. */
+	hm_md_set_phase(hd, HM_PHASE_POSTCOPY);
 	hm_dev_set_phase(hd, HM_PHASE_POSTCOPY);
 }
 
@@ -633,6 +636,7 @@ static void hm_push_completed(struct hm_dev *hd)
 {
 	DMINFO("%s: migration complete: the destination holds every chunk",
 	       dm_device_name(hd->md));
+	hm_md_set_phase(hd, HM_PHASE_COMPLETE);
 	hm_dev_set_phase(hd, HM_PHASE_COMPLETE);
 }
 
@@ -703,6 +707,8 @@ void hm_push_link_up(struct hm_dev *hd, u64 generation)
 		.chunk_sectors = cpu_to_be32(hd->chunk_sectors),
 	};
 
+	memcpy(setup.migration_id, hd->migration_id, HM_MIGRATION_ID_LEN);
+
 	spin_lock_irq(&p->lock);
 	p->session++;
 	p->generation = generation;
@@ -721,6 +727,12 @@ int hm_push_recv_setup_ack(struct hm_dev *hd, const struct hm_setup_ack *ack)
 		DMERR_LIMIT("%s: the destination's length or chunk size differs from ours",
 			    dm_device_name(hd->md));
 		hm_link_set_error(hd, "peer_geometry_mismatch");
+		return -ECANCELED;
+	}
+	if (status == HM_SETUP_MIGRATION) {
+		DMERR_LIMIT("%s: the destination belongs to another migration",
+			    dm_device_name(hd->md));
+		hm_link_set_error(hd, "peer_migration_mismatch");
 		return -ECANCELED;
 	}
 	if (status != HM_SETUP_OK)
@@ -915,6 +927,9 @@ static void hm_push_handover_step(struct hm_pusher *p)
 	    (READ_ONCE(hd->policy) == HM_POLICY_PRECOPY &&
 	     atomic_long_read(&hd->tracker.nr_dirty)))
 		return;
+	/* A restart must find us fenced before the destination can write. */
+	if (hm_md_fence(hd))
+		return;
 	if (!hm_push_send_map(p))
 		p->map_session = p->seen_session;
 }
@@ -943,6 +958,11 @@ int hm_push_handover(struct hm_dev *hd)
 		DMERR("%s: handover: not connected to a destination",
 		      dm_device_name(hd->md));
 		return -ENOTCONN;
+	}
+	if (hm_md_failed(hd)) {
+		DMERR("%s: handover: the metadata device failed",
+		      dm_device_name(hd->md));
+		return -EIO;
 	}
 
 	hd->fence_time = ktime_get();
@@ -1041,6 +1061,27 @@ int hm_push_abort(struct hm_dev *hd)
 	hm_mark_all_dirty(&hd->tracker);
 	hm_dev_event(hd);
 	return 0;
+}
+
+/* Add the chunks claimed and not yet acknowledged to @bitmap. */
+void hm_push_mark_inflight(struct hm_dev *hd, unsigned long *bitmap)
+{
+	struct hm_pusher *p = hd->pusher;
+	struct hm_push_slot *slot;
+	unsigned int i, s;
+
+	if (!p)
+		return;
+	spin_lock_irq(&p->lock);
+	for (s = 0; s < HM_PUSH_SLOTS; s++) {
+		slot = &p->slots[s];
+		if (slot->state == HM_SLOT_FREE)
+			continue;
+		for (i = 0; i < slot->nr; i++)
+			if (!test_bit(i, slot->acked))
+				__set_bit(slot->first + i, bitmap);
+	}
+	spin_unlock_irq(&p->lock);
 }
 
 /* ---- Pulls ---- */

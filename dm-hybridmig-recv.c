@@ -122,23 +122,32 @@ static void hm_recv_slot_put(struct hm_recv_slot *slot)
 
 /* ---- Acknowledgements ---- */
 
+/*
+ * An ACK says the chunks are durable here: the source forgets them. So a
+ * batch of ACKs waits for one commit (a flush of the data device, and the
+ * chunks recorded present in the metadata); if it fails, they are FAILED
+ * and the source sends them again.
+ */
 static void hm_recv_ack_work(struct work_struct *work)
 {
 	struct hm_receiver *rv = container_of(work, struct hm_receiver, ack_work);
 	struct hm_dev *hd = rv->hd;
-	struct hm_recv_seg *seg;
+	struct hm_recv_seg *seg, *tmp;
 	struct hm_ack ack;
+	LIST_HEAD(batch);
+	bool durable;
 
-	for (;;) {
-		spin_lock_irq(&rv->lock);
-		seg = list_first_entry_or_null(&rv->acks, struct hm_recv_seg,
-					       list);
-		if (seg)
-			list_del_init(&seg->list);
-		spin_unlock_irq(&rv->lock);
-		if (!seg)
-			break;
+	spin_lock_irq(&rv->lock);
+	list_splice_init(&rv->acks, &batch);
+	spin_unlock_irq(&rv->lock);
+	if (list_empty(&batch))
+		return;
+	durable = !hm_md_commit(hd);
 
+	list_for_each_entry_safe(seg, tmp, &batch, list) {
+		list_del_init(&seg->list);
+		if (!durable && seg->status == HM_ACK_OK)
+			seg->status = HM_ACK_FAILED;
 		ack.first_chunk = cpu_to_be64(seg->first);
 		ack.nr_chunks = cpu_to_be32(seg->nr);
 		ack.status = cpu_to_be32(seg->status);
@@ -341,22 +350,29 @@ void hm_recv_wait_writes(struct hm_dev *hd)
 
 /* ---- Session ---- */
 
-/* The source's geometry must be ours; answer SETUP_ACK either way. */
-int hm_recv_setup(struct hm_dev *hd, const struct hm_setup *setup)
+/*
+ * The first source that sets up a session makes this destination part of
+ * its migration (recorded in the metadata); another one is refused. Chunks
+ * of one migration must never be taken for those of another: the handover
+ * map only describes its own source's chunks.
+ */
+static enum hm_setup_status hm_recv_check_migration(struct hm_dev *hd,
+						    const struct hm_setup *setup)
 {
-	struct hm_receiver *rv = hd->receiver;
-	bool same = be64_to_cpu(setup->target_sectors) == hd->len &&
-		    be32_to_cpu(setup->chunk_sectors) == hd->chunk_sectors;
-	struct hm_setup_ack ack = {
-		.status = cpu_to_be32(same ? HM_SETUP_OK : HM_SETUP_GEOMETRY),
-		.phase = cpu_to_be32(hm_dest_wire_phase(hd)),
-	};
-	int r;
+	if (hd->has_migration_id)
+		return memcmp(hd->migration_id, setup->migration_id,
+			      HM_MIGRATION_ID_LEN) ? HM_SETUP_MIGRATION :
+						     HM_SETUP_OK;
+	memcpy(hd->migration_id, setup->migration_id, HM_MIGRATION_ID_LEN);
+	WRITE_ONCE(hd->has_migration_id, true);
+	return hm_md_set_migration_id(hd) ? HM_SETUP_MIGRATION : HM_SETUP_OK;
+}
 
-	if (setup->flags || READ_ONCE(rv->set_up))
-		return -EPROTO;
-	r = hm_link_send(hd, HM_FRAME_SETUP_ACK, &ack, sizeof(ack));
-	if (!same) {
+static enum hm_setup_status hm_recv_check_setup(struct hm_dev *hd,
+						const struct hm_setup *setup)
+{
+	if (be64_to_cpu(setup->target_sectors) != hd->len ||
+	    be32_to_cpu(setup->chunk_sectors) != hd->chunk_sectors) {
 		DMERR_LIMIT("%s: source has %llu sectors in %u-sector chunks, we %llu in %llu",
 			    dm_device_name(hd->md),
 			    be64_to_cpu(setup->target_sectors),
@@ -364,8 +380,36 @@ int hm_recv_setup(struct hm_dev *hd, const struct hm_setup *setup)
 			    (unsigned long long)hd->len,
 			    (unsigned long long)hd->chunk_sectors);
 		hm_link_set_error(hd, "geometry_mismatch");
-		return -ECANCELED;
+		return HM_SETUP_GEOMETRY;
 	}
+	if (hm_recv_check_migration(hd, setup) != HM_SETUP_OK) {
+		DMERR_LIMIT("%s: refused a source of another migration (%*phN; ours is %*phN)",
+			    dm_device_name(hd->md), HM_MIGRATION_ID_LEN,
+			    setup->migration_id, HM_MIGRATION_ID_LEN,
+			    hd->migration_id);
+		hm_link_set_error(hd, "migration_mismatch");
+		return HM_SETUP_MIGRATION;
+	}
+	return HM_SETUP_OK;
+}
+
+/* The source must be of our geometry and migration; answer SETUP_ACK. */
+int hm_recv_setup(struct hm_dev *hd, const struct hm_setup *setup)
+{
+	struct hm_receiver *rv = hd->receiver;
+	struct hm_setup_ack ack = {
+		.phase = cpu_to_be32(hm_dest_wire_phase(hd)),
+	};
+	enum hm_setup_status status;
+	int r;
+
+	if (setup->flags || READ_ONCE(rv->set_up))
+		return -EPROTO;
+	status = hm_recv_check_setup(hd, setup);
+	ack.status = cpu_to_be32(status);
+	r = hm_link_send(hd, HM_FRAME_SETUP_ACK, &ack, sizeof(ack));
+	if (status != HM_SETUP_OK)
+		return -ECANCELED;
 	if (r)
 		return r;
 	WRITE_ONCE(rv->set_up, true);

@@ -29,6 +29,7 @@ struct hm_target {
 	struct dm_target *ti;
 	struct hm_dev *hd;
 	struct dm_dev *data_dev;
+	struct dm_dev *meta_dev;	/* or NULL: "-" */
 
 	/* Optional arguments as given, to echo them in the TABLE status. */
 	bool opt_start_clean;
@@ -37,10 +38,12 @@ struct hm_target {
 	bool opt_bandwidth;
 	bool opt_ready_chunks;
 	bool opt_auto_handover;
+	bool opt_migration_id;
 	unsigned int hot_threshold;
 	enum hm_policy policy;
 	unsigned int bandwidth;
 	unsigned int ready_chunks;
+	u8 migration_id[HM_MIGRATION_ID_LEN];
 };
 
 /* The parsed table line. */
@@ -53,10 +56,12 @@ struct hm_config {
 	bool bandwidth_given;
 	bool ready_chunks_given;
 	bool auto_handover;
+	bool migration_id_given;
 	unsigned int hot_threshold;
 	enum hm_policy policy;
 	unsigned int bandwidth;
 	unsigned int ready_chunks;
+	u8 migration_id[HM_MIGRATION_ID_LEN];
 };
 
 static const char *hm_role_name(enum hm_role role)
@@ -270,19 +275,21 @@ static struct hm_dev *hm_dev_find(struct mapped_device *md, sector_t begin)
 	return NULL;
 }
 
+/* The device that uses @devt, as its data or its metadata device. */
 static struct hm_dev *hm_dev_find_data_dev(dev_t devt)
 {
 	struct hm_dev *hd;
 
 	list_for_each_entry(hd, &hm_devs, list)
-		if (hd->data_devt == devt)
+		if (hd->data_devt == devt || hd->meta_devt == devt)
 			return hd;
 	return NULL;
 }
 
 /* A reload must describe the same migration as the live table. */
 static int hm_dev_check_reload(struct hm_dev *hd, struct dm_target *ti,
-			       dev_t data_devt, const struct hm_config *cfg)
+			       dev_t data_devt, dev_t meta_devt,
+			       const struct hm_config *cfg)
 {
 	if (hd->role != cfg->role) {
 		ti->error = "Reload cannot change the role";
@@ -300,13 +307,57 @@ static int hm_dev_check_reload(struct hm_dev *hd, struct dm_target *ti,
 		ti->error = "Reload cannot change the target length";
 		return -EINVAL;
 	}
+	if (hd->meta_devt != meta_devt) {
+		ti->error = "Reload cannot change the metadata device";
+		return -EINVAL;
+	}
+	if (cfg->migration_id_given &&
+	    (!hd->has_migration_id ||
+	     memcmp(hd->migration_id, cfg->migration_id, HM_MIGRATION_ID_LEN))) {
+		ti->error = "Reload cannot change the migration_id";
+		return -EINVAL;
+	}
 	return 0;
+}
+
+static void hm_dev_error_work(struct work_struct *work)
+{
+	hm_dev_event(container_of(work, struct hm_dev, error_work));
+}
+
+/*
+ * The migration identifier of a new device: as the table gives it (the
+ * metadata, if any, must agree), else the metadata's, else a source makes
+ * one up (a destination adopts its source's).
+ */
+static void hm_dev_init_migration_id(struct hm_dev *hd,
+				     const struct hm_config *cfg)
+{
+	if (cfg->migration_id_given) {
+		memcpy(hd->migration_id, cfg->migration_id, HM_MIGRATION_ID_LEN);
+		hd->has_migration_id = true;
+	}
+}
+
+static void hm_dev_free(struct hm_dev *hd)
+{
+	hm_dest_destroy(hd);
+	hm_md_close(hd);
+	cancel_work_sync(&hd->error_work);
+	mutex_destroy(&hd->event_lock);
+	mutex_destroy(&hd->link_lock);
+	mutex_destroy(&hd->msg_lock);
+	hm_tracker_free(&hd->tracker);
+	kfree(hd);
 }
 
 static struct hm_dev *hm_dev_create(struct dm_target *ti,
 				    struct block_device *data_bdev,
+				    struct block_device *meta_bdev,
 				    const struct hm_config *cfg)
 {
+	int r;
+
 	u64 nr_chunks = DIV_ROUND_UP_SECTOR_T(ti->len, cfg->chunk_sectors);
 	struct hm_dev *hd;
 
@@ -350,10 +401,21 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti,
 	mutex_init(&hd->msg_lock);
 	mutex_init(&hd->link_lock);
 	mutex_init(&hd->event_lock);
+	INIT_WORK(&hd->error_work, hm_dev_error_work);
 	hd->live_ti = ti;
+	hm_dev_init_migration_id(hd, cfg);
+	if (meta_bdev) {
+		hd->meta_devt = meta_bdev->bd_dev;
+		r = hm_md_open(hd, meta_bdev, &ti->error);
+		if (r) {
+			hm_dev_free(hd);
+			return ERR_PTR(r);
+		}
+	}
+	if (hd->role == HM_ROLE_SOURCE && !hd->has_migration_id)
+		hm_md_new_migration_id(hd);
 	if (hd->role == HM_ROLE_DEST && hm_dest_create(hd)) {
-		hm_tracker_free(&hd->tracker);
-		kfree(hd);
+		hm_dev_free(hd);
 		ti->error = "Cannot allocate the destination's state";
 		return ERR_PTR(-ENOMEM);
 	}
@@ -367,18 +429,22 @@ static struct hm_dev *hm_dev_create(struct dm_target *ti,
  */
 static struct hm_dev *hm_dev_get(struct dm_target *ti,
 				 struct block_device *data_bdev,
+				 struct block_device *meta_bdev,
 				 const struct hm_config *cfg)
 {
 	struct mapped_device *md = dm_table_get_md(ti->table);
 	dev_t data_devt = data_bdev->bd_dev;
+	dev_t meta_devt = meta_bdev ? meta_bdev->bd_dev : 0;
 	struct hm_dev *hd, *user;
 	int r;
 
 	mutex_lock(&hm_devs_lock);
 	hd = hm_dev_find(md, ti->begin);
 	user = hm_dev_find_data_dev(data_devt);
+	if (!user && meta_devt)
+		user = hm_dev_find_data_dev(meta_devt);
 	if (hd) {
-		r = hm_dev_check_reload(hd, ti, data_devt, cfg);
+		r = hm_dev_check_reload(hd, ti, data_devt, meta_devt, cfg);
 		if (r)
 			hd = ERR_PTR(r);
 		else
@@ -387,10 +453,10 @@ static struct hm_dev *hm_dev_get(struct dm_target *ti,
 		ti->error = "Reload cannot move the target to another start sector";
 		hd = ERR_PTR(-EINVAL);
 	} else if (user) {
-		ti->error = "Data device is in use by another hybridmig target";
+		ti->error = "Data or metadata device is in use by another hybridmig target";
 		hd = ERR_PTR(-EBUSY);
 	} else {
-		hd = hm_dev_create(ti, data_bdev, cfg);
+		hd = hm_dev_create(ti, data_bdev, meta_bdev, cfg);
 	}
 	mutex_unlock(&hm_devs_lock);
 	return hd;
@@ -404,6 +470,17 @@ void hm_dev_event(struct hm_dev *hd)
 		dm_table_event(hd->live_ti->table);
 	mutex_unlock(&hd->event_lock);
 }
+
+/*
+ * The data or metadata device failed an I/O: counted in status; the first
+ * raises a dm event.
+ */
+void hm_dev_io_error(struct hm_dev *hd)
+{
+	if (atomic_inc_return(&hd->io_errors) == 1)
+		schedule_work(&hd->error_work);	/* from bio completion */
+}
+
 
 /* A phase change: wake those who wait for it, raise a dm event. */
 void hm_dev_set_phase(struct hm_dev *hd, enum hm_phase phase)
@@ -433,12 +510,7 @@ static void hm_dev_put(struct hm_dev *hd)
 	mutex_unlock(&hm_devs_lock);
 
 	hm_link_stop(hd);
-	hm_dest_destroy(hd);
-	mutex_destroy(&hd->event_lock);
-	mutex_destroy(&hd->link_lock);
-	mutex_destroy(&hd->msg_lock);
-	hm_tracker_free(&hd->tracker);
-	kfree(hd);
+	hm_dev_free(hd);
 }
 
 /* ---- Constructor ---- */
@@ -460,15 +532,20 @@ static int hm_parse_role(struct dm_arg_set *as, struct hm_config *cfg,
 	return -EINVAL;
 }
 
-static int hm_parse_metadata_dev(struct dm_arg_set *as, char **error)
+/* <metadata_dev|->: "-" keeps the migration state in memory only. */
+static int hm_parse_metadata_dev(struct dm_target *ti, struct hm_target *ht,
+				 struct dm_arg_set *as)
 {
 	const char *path = dm_shift_arg(as);
+	int r;
 
-	if (strcmp(path, "-")) {
-		*error = "A metadata device is not supported by this version: use -";
-		return -EOPNOTSUPP;
-	}
-	return 0;
+	if (!strcmp(path, "-"))
+		return 0;
+	r = dm_get_device(ti, path, dm_table_get_mode(ti->table),
+			  &ht->meta_dev);
+	if (r)
+		ti->error = "Cannot open the metadata device";
+	return r;
 }
 
 static int hm_parse_chunk_size(struct dm_arg_set *as, struct hm_config *cfg,
@@ -556,6 +633,18 @@ static int hm_read_uint(const struct dm_arg *arg, struct dm_arg_set *as,
 	return 0;
 }
 
+/* migration_id <32 hex digits> */
+static int hm_parse_migration_id(const char *hex, struct hm_config *cfg,
+				 char **error)
+{
+	if (strlen(hex) != 2 * HM_MIGRATION_ID_LEN ||
+	    hex2bin(cfg->migration_id, hex, HM_MIGRATION_ID_LEN)) {
+		*error = "Invalid migration_id: expected 32 hex digits";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* One key/value option; false if @name is not one. */
 static bool hm_parse_kv_option(const char *name, struct dm_arg_set *as,
 			       unsigned int *opt_argc, struct hm_config *cfg,
@@ -571,7 +660,13 @@ static bool hm_parse_kv_option(const char *name, struct dm_arg_set *as,
 		0, UINT_MAX, "Invalid ready_chunks: expected a number of chunks"
 	};
 
-	if (!strcasecmp(name, "hot_threshold")) {
+	if (!strcasecmp(name, "migration_id")) {
+		*r = hm_take_value(opt_argc, &cfg->migration_id_given,
+				   "Duplicate optional argument: migration_id",
+				   "Missing value for migration_id", error);
+		if (!*r)
+			*r = hm_parse_migration_id(dm_shift_arg(as), cfg, error);
+	} else if (!strcasecmp(name, "hot_threshold")) {
 		*r = hm_take_value(opt_argc, &cfg->hot_threshold_given,
 				   "Duplicate optional argument: hot_threshold",
 				   "Missing value for hot_threshold", error);
@@ -642,7 +737,7 @@ static int hm_parse_opt_args(struct dm_arg_set *as, struct hm_config *cfg,
 		if (r)
 			return r;
 		/* The other options tune what a source sends. */
-		if (cfg->role == HM_ROLE_DEST) {
+		if (cfg->role == HM_ROLE_DEST && strcasecmp(name, "migration_id")) {
 			*error = "Optional arguments are for a source, not a destination";
 			return -EINVAL;
 		}
@@ -671,9 +766,13 @@ static int hm_parse_table(struct dm_target *ti, struct hm_target *ht,
 		return r;
 	}
 
-	r = hm_parse_metadata_dev(as, &ti->error);
+	r = hm_parse_metadata_dev(ti, ht, as);
 	if (r)
 		return r;
+	if (ht->meta_dev && ht->meta_dev->bdev == ht->data_dev->bdev) {
+		ti->error = "Metadata device must not be the data device";
+		return -EINVAL;
+	}
 
 	r = hm_parse_chunk_size(as, cfg, ht->data_dev->bdev, &ti->error);
 	if (r)
@@ -731,7 +830,8 @@ static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			goto bad;
 	}
 
-	hd = hm_dev_get(ti, ht->data_dev->bdev, &cfg);
+	hd = hm_dev_get(ti, ht->data_dev->bdev,
+			ht->meta_dev ? ht->meta_dev->bdev : NULL, &cfg);
 	if (IS_ERR(hd)) {
 		r = PTR_ERR(hd);
 		goto bad;
@@ -748,6 +848,8 @@ static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ht->policy = cfg.policy;
 	ht->bandwidth = cfg.bandwidth;
 	ht->ready_chunks = cfg.ready_chunks;
+	ht->opt_migration_id = cfg.migration_id_given;
+	memcpy(ht->migration_id, cfg.migration_id, HM_MIGRATION_ID_LEN);
 
 	ti->num_flush_bios = 1;
 	ti->num_discard_bios = 1;
@@ -757,6 +859,8 @@ static int hm_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	return 0;
 
 bad:
+	if (ht->meta_dev)
+		dm_put_device(ti, ht->meta_dev);
 	if (ht->data_dev)
 		dm_put_device(ti, ht->data_dev);
 	kfree(ht);
@@ -784,6 +888,30 @@ static void hm_resume(struct dm_target *ti)
 	WRITE_ONCE(hd->auto_handover, ht->opt_auto_handover);
 }
 
+/* Record the state while no I/O comes (a clean one, for a source). */
+static void hm_postsuspend(struct dm_target *ti)
+{
+	struct hm_target *ht = ti->private;
+	struct hm_dev *hd = ht->hd;
+
+	/* The pusher, whose chunks in flight are part of it, stays. */
+	mutex_lock(&hd->msg_lock);
+	hm_md_suspend(hd);
+	mutex_unlock(&hd->msg_lock);
+}
+
+/* Writes may come again: a failed metadata device keeps it suspended. */
+static int hm_preresume(struct dm_target *ti)
+{
+	struct hm_target *ht = ti->private;
+	int r = hm_md_resume(ht->hd);
+
+	if (r)
+		DMERR("%s: cannot resume: the metadata device failed",
+		      dm_device_name(ht->hd->md));
+	return r;
+}
+
 static void hm_dtr(struct dm_target *ti)
 {
 	struct hm_target *ht = ti->private;
@@ -794,6 +922,8 @@ static void hm_dtr(struct dm_target *ti)
 		hd->live_ti = NULL;
 	mutex_unlock(&hd->event_lock);
 	hm_dev_put(hd);
+	if (ht->meta_dev)
+		dm_put_device(ti, ht->meta_dev);
 	dm_put_device(ti, ht->data_dev);
 	kfree(ht);
 }
@@ -864,9 +994,11 @@ static int hm_map(struct dm_target *ti, struct bio *bio)
 
 	hb->tracked = false;
 	hb->overwrite = false;
+	hb->md_deferred = false;
 	bio_set_dev(bio, ht->data_dev->bdev);
 	if (!bio_sectors(bio))
-		return DM_MAPIO_REMAPPED;
+		return hm_md_defer_flush(hd, bio) ? DM_MAPIO_SUBMITTED :
+						    DM_MAPIO_REMAPPED;
 	bio->bi_iter.bi_sector = offset;
 
 	if (hd->role == HM_ROLE_DEST)
@@ -878,15 +1010,25 @@ static int hm_end_io(struct dm_target *ti, struct bio *bio,
 		     blk_status_t *error)
 {
 	struct hm_target *ht = ti->private;
+	struct hm_dev *hd = ht->hd;
 	struct hm_bio *hb = dm_per_bio_data(bio, sizeof(*hb));
 
+	if (hb->md_deferred)
+		return DM_ENDIO_DONE;	/* completed after its commit */
+	if (*error && *error != BLK_STS_NOTSUPP && *error != BLK_STS_AGAIN)
+		hm_dev_io_error(hd);
 	/* Failed writes may have changed the data too: mark them as well. */
 	if (hb->tracked) {
-		hm_mark_dirty(&ht->hd->tracker, hb->first_chunk, hb->last_chunk);
-		hm_write_end(ht->hd);
+		hm_mark_dirty(&hd->tracker, hb->first_chunk, hb->last_chunk);
+		hm_write_end(hd);
 	}
 	if (hb->overwrite)
-		hm_dest_end_io(ht->hd, bio, *error);
+		hm_dest_end_io(hd, bio, *error);
+	/* A FUA write is durable once the chunks it filled are recorded. */
+	hb->md_deferred = true;
+	if (hm_md_defer_fua(hd, bio))
+		return DM_ENDIO_INCOMPLETE;
+	hb->md_deferred = false;
 	return DM_ENDIO_DONE;
 }
 
@@ -923,12 +1065,28 @@ static void hm_emit_xfer_status(struct hm_dev *hd, char *result,
 	*size = sz;
 }
 
+/* <metadata: - | ok | failed> <io_errors> <migration_id | -> */
+static void hm_emit_state_status(struct hm_dev *hd, char *result,
+				 unsigned int maxlen, unsigned int *size)
+{
+	unsigned int sz = *size;
+
+	DMEMIT(" %s %d", !hd->meta ? "-" : hm_md_failed(hd) ? "failed" : "ok",
+	       atomic_read(&hd->io_errors));
+	if (READ_ONCE(hd->has_migration_id))
+		DMEMIT(" %*phN", HM_MIGRATION_ID_LEN, hd->migration_id);
+	else
+		DMEMIT(" -");
+	*size = sz;
+}
+
 /*
  * INFO:  <role> <phase> <chunk_sectors> <total_chunks> <dirty_chunks>
  *        <hot_chunks> <hot_threshold> <write_bios>
  *        <link: 8 fields, see hm_link_emit_status()>
  *        <transfer: 14 fields, see hm_emit_xfer_status()>
- * TABLE: <role> <data_dev> - <chunk_sectors> [<#opt_args> <opt_args>...]
+ *        <metadata> <io_errors> <migration_id>
+ * TABLE: <role> <data_dev> <metadata_dev|-> <chunk_sectors> [<#opt_args> <opt_args>...]
  */
 static void hm_status(struct dm_target *ti, status_type_t type,
 		      unsigned int status_flags, char *result,
@@ -952,15 +1110,18 @@ static void hm_status(struct dm_target *ti, status_type_t type,
 		hm_link_emit_status(hd, result, maxlen, &sz);
 		mutex_unlock(&hd->link_lock);
 		hm_emit_xfer_status(hd, result, maxlen, &sz);
+		hm_emit_state_status(hd, result, maxlen, &sz);
 		break;
 
 	case STATUSTYPE_TABLE:
-		DMEMIT("%s %s - %llu", hm_role_name(hd->role),
+		DMEMIT("%s %s %s %llu", hm_role_name(hd->role),
 		       ht->data_dev->name,
+		       ht->meta_dev ? ht->meta_dev->name : "-",
 		       (unsigned long long)hd->chunk_sectors);
 		nr_opt = ht->opt_start_clean + ht->opt_auto_handover +
 			 2 * (ht->opt_hot_threshold + ht->opt_policy +
-			      ht->opt_bandwidth + ht->opt_ready_chunks);
+			      ht->opt_bandwidth + ht->opt_ready_chunks +
+			      ht->opt_migration_id);
 		if (!nr_opt)
 			break;
 		DMEMIT(" %u", nr_opt);
@@ -976,6 +1137,9 @@ static void hm_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" bandwidth %u", ht->bandwidth);
 		if (ht->opt_ready_chunks)
 			DMEMIT(" ready_chunks %u", ht->ready_chunks);
+		if (ht->opt_migration_id)
+			DMEMIT(" migration_id %*phN", HM_MIGRATION_ID_LEN,
+			       ht->migration_id);
 		break;
 
 	case STATUSTYPE_IMA:
@@ -1098,6 +1262,41 @@ static int hm_msg_ping(struct dm_target *ti, struct hm_dev *hd,
 	return 1;
 }
 
+/*
+ * unfence i_know_the_destination_is_gone: the override for a source that
+ * handed over (or began to) and whose destination is lost for good. The
+ * VM may run here again, on the data as of the fence: whatever it wrote
+ * on the destination since is lost. A new migration identifier keeps the
+ * old destination from ever talking to this source again.
+ */
+static int hm_msg_unfence(struct dm_target *ti, struct hm_dev *hd,
+			  const char *confirm)
+{
+	const char *name = dm_table_device_name(ti->table);
+	int r;
+
+	if (strcmp(confirm, "i_know_the_destination_is_gone")) {
+		DMERR("%s: usage: unfence i_know_the_destination_is_gone", name);
+		return -EINVAL;
+	}
+	if (!READ_ONCE(hd->fenced)) {
+		DMERR("%s: unfence: the source is not fenced", name);
+		return -EINVAL;
+	}
+	if (hd->link) {
+		DMERR("%s: unfence: disconnect from the destination first", name);
+		return -EBUSY;
+	}
+	hm_md_new_migration_id(hd);
+	hm_mark_all_dirty(&hd->tracker);
+	WRITE_ONCE(hd->fenced, false);
+	hm_dev_set_phase(hd, HM_PHASE_TRACKING);
+	r = hm_md_set_phase(hd, HM_PHASE_TRACKING);
+	DMWARN("%s: unfenced by the operator: writable again, every chunk dirty, a new migration",
+	       name);
+	return r;
+}
+
 static int hm_msg_source_only(struct dm_target *ti, struct hm_dev *hd,
 			      const char *verb)
 {
@@ -1116,6 +1315,7 @@ static int hm_msg_source_only(struct dm_target *ti, struct hm_dev *hd,
  *   listen <host:port> <key_description>	(destination)
  *   handover		(source: the VM is paused here; it runs there next)
  *   abort		(source, before handover: the migration is off)
+ *   unfence i_know_the_destination_is_gone	(source: see hm_msg_unfence)
  *   disconnect
  *   ping <count>	(replies with the number of PINGs sent per lane)
  */
@@ -1144,6 +1344,9 @@ static int hm_message(struct dm_target *ti, unsigned int argc, char **argv,
 		r = hm_msg_source_only(ti, hd, argv[0]) ?: hm_push_handover(hd);
 	} else if (argc == 1 && !strcasecmp(argv[0], "abort")) {
 		r = hm_msg_source_only(ti, hd, argv[0]) ?: hm_push_abort(hd);
+	} else if (argc == 2 && !strcasecmp(argv[0], "unfence")) {
+		r = hm_msg_source_only(ti, hd, argv[0]) ?:
+		    hm_msg_unfence(ti, hd, argv[1]);
 	} else if (argc == 1 && !strcasecmp(argv[0], "list_dirty")) {
 		hm_emit_dirty_ranges(&hd->tracker, result, maxlen);
 		r = 1;
@@ -1189,6 +1392,8 @@ static struct target_type hybridmig_target = {
 	.dtr = hm_dtr,
 	.map = hm_map,
 	.end_io = hm_end_io,
+	.postsuspend = hm_postsuspend,
+	.preresume = hm_preresume,
 	.resume = hm_resume,
 	.status = hm_status,
 	.message = hm_message,

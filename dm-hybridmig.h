@@ -86,6 +86,7 @@ struct hm_link;
 struct hm_pusher;
 struct hm_receiver;
 struct hm_dest;
+struct hm_md;
 
 /* Pages holding the data of one DATA frame. */
 struct hm_buf {
@@ -131,6 +132,7 @@ struct hm_bio {
 	/* destination: see dm-hybridmig-dest.c */
 	bool overwrite;			/* a whole missing chunk: busy */
 	unsigned long held_since;	/* jiffies: a write held for handover */
+	bool md_deferred;		/* FUA: completes after a metadata commit */
 };
 
 /*
@@ -179,6 +181,12 @@ struct hm_dev {
 	unsigned int bandwidth;		/* KiB/s, 0: unlimited; READ_ONCE */
 	unsigned int ready_chunks;	/* READ_ONCE/WRITE_ONCE */
 	bool auto_handover;		/* dest: the first write asks for it */
+	u8 migration_id[HM_MIGRATION_ID_LEN];	/* under msg_lock */
+	bool has_migration_id;		/* dest: none until a source's SETUP */
+	atomic_t io_errors;		/* data and metadata device errors */
+	struct work_struct error_work;	/* the event of the first one */
+	dev_t meta_devt;		/* 0: no metadata device */
+	struct hm_md *meta;		/* persistent state, or NULL */
 
 	struct mutex msg_lock;		/* serialises messages: link start/stop */
 	struct mutex link_lock;		/* publishes link to status */
@@ -209,6 +217,7 @@ static inline unsigned int hm_run_bytes(struct hm_dev *hd, unsigned long first,
 
 /* dm-hybridmig-target.c */
 void hm_dev_event(struct hm_dev *hd);
+void hm_dev_io_error(struct hm_dev *hd);
 void hm_dev_set_phase(struct hm_dev *hd, enum hm_phase phase);
 void hm_mark_dirty(struct hm_tracker *t, unsigned long first,
 		   unsigned long last);
@@ -237,6 +246,22 @@ struct bio *hm_buf_bio(struct hm_dev *hd, struct hm_buf *buf,
 bool hm_buf_is_zero(const struct hm_buf *buf, unsigned int offset,
 		    unsigned int len);
 
+/* dm-hybridmig-metadata.c: the metadata device */
+int hm_md_open(struct hm_dev *hd, struct block_device *bdev, char **error);
+void hm_md_close(struct hm_dev *hd);
+void hm_md_new_migration_id(struct hm_dev *hd);
+int hm_md_commit(struct hm_dev *hd);
+int hm_md_set_phase(struct hm_dev *hd, enum hm_phase phase);
+int hm_md_set_migration_id(struct hm_dev *hd);
+int hm_md_fence(struct hm_dev *hd);
+void hm_md_acked(struct hm_dev *hd, unsigned long first, unsigned int nr);
+int hm_md_install_map(struct hm_dev *hd, const unsigned long *missing);
+void hm_md_suspend(struct hm_dev *hd);
+int hm_md_resume(struct hm_dev *hd);
+bool hm_md_failed(struct hm_dev *hd);
+bool hm_md_defer_flush(struct hm_dev *hd, struct bio *bio);
+bool hm_md_defer_fua(struct hm_dev *hd, struct bio *bio);
+
 /* dm-hybridmig-push.c: the source */
 int hm_pusher_create(struct hm_dev *hd, const char *dev_name);
 void hm_pusher_destroy(struct hm_dev *hd);
@@ -253,6 +278,7 @@ int hm_push_recv_abort_ack(struct hm_dev *hd);
 int hm_push_handover(struct hm_dev *hd);
 int hm_push_recv_handover_request(struct hm_dev *hd);
 int hm_push_abort(struct hm_dev *hd);
+void hm_push_mark_inflight(struct hm_dev *hd, unsigned long *bitmap);
 
 /* dm-hybridmig-recv.c: the destination */
 int hm_receiver_create(struct hm_dev *hd);

@@ -117,16 +117,21 @@ struct hm_ping {
 	__be64 cookie;		/* echoed in the PONG */
 } __attribute__((packed));
 
+/* Identifies one migration: random, made by the source (or given). */
+#define HM_MIGRATION_ID_LEN	16
+
 /* Sent once per session, before any data: both ends must agree. */
 struct hm_setup {
 	__be64 target_sectors;	/* length of the target */
 	__be32 chunk_sectors;
 	__be32 flags;		/* none defined: must be 0 */
+	__u8 migration_id[HM_MIGRATION_ID_LEN];
 } __attribute__((packed));
 
 enum hm_setup_status {
 	HM_SETUP_OK = 0,
 	HM_SETUP_GEOMETRY = 1,	/* length or chunk size differ */
+	HM_SETUP_MIGRATION = 2,	/* the destination is part of another migration */
 };
 
 /* The destination's phase, in SETUP_ACK: a source learns a lost HANDOVER_ACK. */
@@ -192,6 +197,7 @@ struct hm_handover {
 enum hm_handover_status {
 	HM_HANDOVER_OK = 0,	/* the destination runs the VM now */
 	HM_HANDOVER_BAD_MAP = 1,	/* the map was incomplete */
+	HM_HANDOVER_FAILED = 2,	/* the destination could not record it */
 };
 
 struct hm_handover_ack {

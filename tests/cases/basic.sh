@@ -17,9 +17,12 @@ assert_eq 4 "$thr" hot_threshold
 assert_eq 0 "$writes" write_bios
 assert_eq none "$link" link_state
 # The push fields: policy ready inflight sent zero acked data_bytes rate
-# dirty_rate deferred bandwidth, then handover_us pulls pull_avg_us, and
+# dirty_rate deferred bandwidth, then handover_us pulls pull_avg_us; then
+# metadata ("-": none) io_errors migration_id (made up by the source), and
 # nothing after them.
-assert_eq "hybrid 0 0 0 0 0 0 0 0 0 0 0 0 0" "$(dmsetup status hm | cut -d' ' -f20-)" "push fields"
+assert_eq "hybrid 0 0 0 0 0 0 0 0 0 0 0 0 0 - 0" "$(dmsetup status hm | cut -d' ' -f20-35)" "push fields"
+dmsetup status hm | cut -d' ' -f36- | grep -qxE '[0-9a-f]{32}' ||
+	fail "migration_id: '$(dmsetup status hm | cut -d' ' -f36-)'"
 
 majmin=$(lsblk -dno MAJ:MIN "$data" | tr -d ' ')
 assert_eq "0 131072 hybridmig source $majmin - 128" "$(dmsetup table hm)" table

@@ -32,7 +32,20 @@ expect_error "$SRCOPT" dest "$data" - 128 2 bandwidth 0
 expect_error "$SRCOPT" dest "$data" - 128 2 ready_chunks 10
 expect_error "Invalid chunk size: not a power of two" dest "$data" - 96
 expect_error "Cannot open the data device" source /dev/does-not-exist - 128
-expect_error "A metadata device is not supported by this version" source "$data" "$data" 128
+expect_error "Metadata device must not be the data device" source "$data" "$data" 128
+expect_error "Cannot open the metadata device" source "$data" /dev/does-not-exist 128
+# Two superblock slots and one bitmap block need 24 sectors.
+tiny=$(mkloop tiny 1)
+dm_create hm-tinymd "0 16 linear $tiny 0"
+expect_error "Metadata device is too small" source "$data" /dev/mapper/hm-tinymd 128
+junk=$(mkloop junk 1)
+printf 'not hybridmig metadata' | dd of="$junk" conv=notrunc status=none
+expect_error "Metadata device holds no valid hybridmig superblock" source "$data" "$junk" 128
+expect_error "Invalid migration_id: expected 32 hex digits" source "$data" - 128 2 migration_id 1234
+expect_error "Invalid migration_id: expected 32 hex digits" dest "$data" - 128 2 migration_id \
+	0123456789abcdef0123456789abcdeg
+expect_error "Duplicate optional argument: migration_id" source "$data" - 128 4 \
+	migration_id 0123456789abcdef0123456789abcdef migration_id 0123456789abcdef0123456789abcdef
 expect_error "Invalid chunk size: not a number" source "$data" - 64k
 expect_error "Invalid chunk size: not a number" source "$data" - -128
 expect_error "Invalid chunk size: not a power of two" source "$data" - 100
@@ -92,7 +105,7 @@ dm_create hm1 "0 $size hybridmig source $data - 128"
 dmesg -C
 dmsetup create hm-bad --table "0 $size hybridmig source $data - 128" 2>/dev/null &&
 	fail "a second target on the same data device was accepted"
-dmesg | grep -qF "hybridmig: Data device is in use by another hybridmig target" ||
+dmesg | grep -qF "hybridmig: Data or metadata device is in use by another hybridmig target" ||
 	fail "no error for a shared data device"
 echo "ok: data device in use"
 must dmsetup remove hm1

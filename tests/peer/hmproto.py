@@ -70,9 +70,17 @@ REJECT_NAMES = {REJECT_VERSION: "version", REJECT_AUTH: "auth",
                 REJECT_BUSY: "busy", REJECT_PROTOCOL: "protocol"}
 
 SETUP_OK = 0
-SETUP_GEOMETRY = 1  # target length or chunk size differ
+SETUP_GEOMETRY = 1   # target length or chunk size differ
+SETUP_MIGRATION = 2  # the destination belongs to another migration
 
-SETUP_STATUS_NAMES = {SETUP_OK: "ok", SETUP_GEOMETRY: "geometry mismatch"}
+SETUP_STATUS_NAMES = {SETUP_OK: "ok", SETUP_GEOMETRY: "geometry mismatch",
+                      SETUP_MIGRATION: "migration mismatch"}
+
+MIGRATION_ID_LEN = 16
+# The Python peers' migration identifier unless told otherwise: one fixed
+# value, so that successive peer processes count as one migration.
+PEER_MIGRATION_ID = b"hybridmig-peer\0\0"
+
 
 # The destination's phase, in SETUP_ACK (enum hm_dest_phase).
 DEST_WAITING = 0    # before handover
@@ -91,6 +99,7 @@ ACK_RETRY = 2   # busy with a pull of it: push it again
 # HANDOVER_ACK status (enum hm_handover_status).
 HANDOVER_OK = 0
 HANDOVER_BAD_MAP = 1  # the map's set bits differ from HANDOVER's count
+HANDOVER_FAILED = 2   # the destination could not record the handover
 
 DATA_ZERO = 0x1  # the chunks are all zeroes: no data follows
 
@@ -111,7 +120,8 @@ HELLO_FMT = struct.Struct(">HHI32s")  # 40
 CHALLENGE_FMT = struct.Struct(">HHI32s32s")  # 72
 REJECT_FMT = struct.Struct(">I")  # 4
 PING_FMT = struct.Struct(">Q")  # 8
-SETUP_FMT = struct.Struct(">QII")  # 16: target_sectors chunk_sectors flags
+# 32: target_sectors chunk_sectors flags migration_id
+SETUP_FMT = struct.Struct(">QII16s")
 SETUP_ACK_FMT = struct.Struct(">II")  # 8: status phase
 DATA_FMT = struct.Struct(">QII")  # 16: first_chunk nr_chunks flags, data
 ACK_FMT = struct.Struct(">QII")  # 16: first_chunk nr_chunks status
@@ -300,12 +310,14 @@ def parse_ping(p):
 # write any field values (tests need bad ones too); the parse_* functions
 # only cut fields out, and Geometry checks them as the receiver must.
 
-def pack_setup(target_sectors, chunk_sectors, flags=0):
-    return SETUP_FMT.pack(target_sectors, chunk_sectors, flags)
+def pack_setup(target_sectors, chunk_sectors, flags=0,
+               migration_id=PEER_MIGRATION_ID):
+    return SETUP_FMT.pack(target_sectors, chunk_sectors, flags,
+                          migration_id)
 
 
 def parse_setup(p):
-    """(target_sectors, chunk_sectors, flags)"""
+    """(target_sectors, chunk_sectors, flags, migration_id)"""
     return SETUP_FMT.unpack(p)
 
 
@@ -555,7 +567,7 @@ class Geometry:
     def check_setup(self, p):
         """The destination's verdict on a SETUP payload: SETUP_OK or
         SETUP_GEOMETRY. Unknown flags are a BadPayload."""
-        target_sectors, chunk_sectors, flags = parse_setup(p)
+        target_sectors, chunk_sectors, flags, _ = parse_setup(p)
         if flags:
             raise BadPayload("SETUP flags %#x" % flags)
         if (target_sectors, chunk_sectors) != (self.target_sectors,
@@ -890,6 +902,8 @@ def source_setup(ch, geometry, timeout=5.0):
     status, phase = parse_setup_ack(p)
     if status == SETUP_GEOMETRY:
         raise GeometryMismatch("the destination differs from %r" % geometry)
+    if status == SETUP_MIGRATION:
+        raise GeometryMismatch("the destination is of another migration")
     if status != SETUP_OK:
         raise BadPayload("SETUP_ACK %s" % setup_status_name(status))
     if phase > DEST_ABORTED:
@@ -908,7 +922,7 @@ def dest_setup(ch, geometry, timeout=5.0, phase=DEST_WAITING):
         raise Unexpected("%s instead of SETUP" % type_name(h.type))
     status = geometry.check_setup(p)
     ch.send(SETUP_ACK, pack_setup_ack(status, phase))
-    target_sectors, chunk_sectors, _ = parse_setup(p)
+    target_sectors, chunk_sectors, _, _ = parse_setup(p)
     if status != SETUP_OK:
         raise GeometryMismatch("source %d sectors in chunks of %d, "
                                "we %r" % (target_sectors, chunk_sectors,

@@ -184,10 +184,10 @@ def test_codec():
     mib = 1 << 20
     # Type 19 (HANDOVER_REQUEST) has no payload; 20 is unknown: 0 too.
     eq([hp.payload_len(t) for t in range(21)],
-       [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16, 16, 8, 16, 16, 8, 8, 0, 0, 0,
+       [0, 40, 72, 32, 4, 0, 8, 8, 32, 8, 16, 16, 8, 16, 16, 8, 8, 0, 0, 0,
         0], "payload sizes")
     eq([hp.max_payload_len(t) for t in range(21)],
-       [0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16 + mib, 16, 8, 16 + mib,
+       [0, 40, 72, 32, 4, 0, 8, 8, 32, 8, 16 + mib, 16, 8, 16 + mib,
         16 + mib, 8, 8, 0, 0, 0, 0],
        "largest payload sizes")
     eq((hp.PULL, hp.PULL_DATA, hp.HANDOVER_MAP, hp.HANDOVER,
@@ -203,7 +203,10 @@ def test_codec():
     eq((hp.DEST_WAITING, hp.DEST_POSTCOPY, hp.DEST_COMPLETE,
         hp.DEST_ABORTED), (0, 1, 2, 3), "destination phases")
     eq((hp.ACK_OK, hp.ACK_FAILED, hp.ACK_RETRY), (0, 1, 2), "ACK statuses")
-    eq((hp.HANDOVER_OK, hp.HANDOVER_BAD_MAP), (0, 1), "HANDOVER_ACK statuses")
+    eq((hp.HANDOVER_OK, hp.HANDOVER_BAD_MAP, hp.HANDOVER_FAILED), (0, 1, 2),
+       "HANDOVER_ACK statuses")
+    eq((hp.SETUP_OK, hp.SETUP_GEOMETRY, hp.SETUP_MIGRATION), (0, 1, 2),
+       "SETUP_ACK statuses")
     b = hp.pack_hdr(hp.PING, 1, 8, 0x0102030405060708)
     eq(b, b"HMIG\x01\x06\x01\x00\x00\x00\x00\x08\x00\x00\x00\x00"
        b"\x01\x02\x03\x04\x05\x06\x07\x08", "wire bytes")
@@ -243,8 +246,9 @@ def test_push_bounds():
              (hp.DATA, 16 + mib + 1, False),
              (hp.DATA, hp.MAX_PAYLOAD, False),
              (hp.DATA, hp.MAX_PAYLOAD + 1, False),
-             (hp.SETUP, 0, False), (hp.SETUP, 15, False),
-             (hp.SETUP, 16, True), (hp.SETUP, 17, False),
+             (hp.SETUP, 0, False), (hp.SETUP, 16, False),
+             (hp.SETUP, 31, False), (hp.SETUP, 32, True),
+             (hp.SETUP, 33, False),
              (hp.SETUP_ACK, 7, False), (hp.SETUP_ACK, 8, True),
              (hp.SETUP_ACK, 9, False), (hp.SETUP_ACK, 16, False),
              (hp.ACK, 15, False), (hp.ACK, 16, True), (hp.ACK, 17, False),
@@ -290,10 +294,12 @@ def test_push_bounds():
 
 def test_push_payloads():
     """Wire bytes of the push payloads, and parse of pack."""
-    eq(hp.pack_setup(0x0102030405, 128),
-       bytes.fromhex("0000000102030405" "00000080" "00000000"), "SETUP")
-    eq(hp.parse_setup(hp.pack_setup(524288, 128, 3)), (524288, 128, 3),
-       "parse_setup")
+    eq(hp.pack_setup(0x0102030405, 128, migration_id=bytes(range(16))),
+       bytes.fromhex("0000000102030405" "00000080" "00000000"
+                     "000102030405060708090a0b0c0d0e0f"), "SETUP")
+    eq(hp.parse_setup(hp.pack_setup(524288, 128, 3)),
+       (524288, 128, 3, hp.PEER_MIGRATION_ID), "parse_setup")
+    eq(len(hp.PEER_MIGRATION_ID), hp.MIGRATION_ID_LEN, "peer migration id")
     eq(hp.pack_setup_ack(hp.SETUP_GEOMETRY),
        bytes.fromhex("00000001" "00000000"), "SETUP_ACK")
     eq(hp.pack_setup_ack(hp.SETUP_OK, hp.DEST_ABORTED),
@@ -311,7 +317,7 @@ def test_push_payloads():
     eq(hp.parse_ack(hp.pack_ack(9, 8, 7)), (9, 8, 7), "parse_ack")
     eq([len(p) for p in (hp.pack_setup(1, 8), hp.pack_setup_ack(),
                          hp.pack_data(0, 1, zero=True), hp.pack_ack(0, 1))],
-       [16, 8, 16, 16], "sizes")
+       [32, 8, 16, 16], "sizes")
 
 
 def test_postcopy_payloads():

@@ -249,11 +249,12 @@ static enum hm_dec_result do_setup_ack(struct hm_dec *d, const uint8_t *p)
 	if (d->setups)
 		return HM_DEC_UNEXPECTED;	/* one answer to one SETUP */
 	if (be32_to_cpu(a.phase) > HM_DEST_ABORTED ||
-	    be32_to_cpu(a.status) > HM_SETUP_GEOMETRY)
+	    be32_to_cpu(a.status) > HM_SETUP_MIGRATION)
 		return HM_DEC_BAD_PAYLOAD;
 	d->setups++;
 	d->dest_phase = be32_to_cpu(a.phase);
-	if (be32_to_cpu(a.status) == HM_SETUP_GEOMETRY) {
+	/* Another geometry or another migration: the link drops. */
+	if (be32_to_cpu(a.status) != HM_SETUP_OK) {
 		d->geometry_mismatch = true;
 		d->state = CLOSED;
 	}

@@ -99,7 +99,7 @@ static uint32_t spec_len(unsigned int type)
 	case 7:		/* PONG */
 		return 8;
 	case 8:		/* SETUP */
-		return 16;
+		return 32;
 	case 9:		/* SETUP_ACK */
 		return 8;
 	case 10:	/* DATA */
@@ -178,7 +178,7 @@ static void test_sizes(void)
 	CHECK_EQ(sizeof(struct hm_response), 32);
 	CHECK_EQ(sizeof(struct hm_reject), 4);
 	CHECK_EQ(sizeof(struct hm_ping), 8);
-	CHECK_EQ(sizeof(struct hm_setup), 16);
+	CHECK_EQ(sizeof(struct hm_setup), 32);
 	CHECK_EQ(sizeof(struct hm_setup_ack), 8);
 	CHECK_EQ(sizeof(struct hm_data), 16);
 	CHECK_EQ(sizeof(struct hm_ack), 16);
@@ -217,6 +217,7 @@ static void test_offsets(void)
 	CHECK_EQ(offsetof(struct hm_setup, target_sectors), 0);
 	CHECK_EQ(offsetof(struct hm_setup, chunk_sectors), 8);
 	CHECK_EQ(offsetof(struct hm_setup, flags), 12);
+	CHECK_EQ(offsetof(struct hm_setup, migration_id), 16);
 
 	CHECK_EQ(offsetof(struct hm_setup_ack, status), 0);
 	CHECK_EQ(offsetof(struct hm_setup_ack, phase), 4);
@@ -275,6 +276,7 @@ static void test_constants(void)
 	CHECK_EQ(HM_FRAME_TYPE_MAX, SPEC_TYPE_MAX);
 	CHECK_EQ(HM_SETUP_OK, 0);
 	CHECK_EQ(HM_SETUP_GEOMETRY, 1);
+	CHECK_EQ(HM_SETUP_MIGRATION, 2);
 	CHECK_EQ(HM_DEST_WAITING, 0);
 	CHECK_EQ(HM_DEST_POSTCOPY, 1);
 	CHECK_EQ(HM_DEST_COMPLETE, 2);
@@ -284,6 +286,7 @@ static void test_constants(void)
 	CHECK_EQ(HM_ACK_RETRY, 2);
 	CHECK_EQ(HM_HANDOVER_OK, 0);
 	CHECK_EQ(HM_HANDOVER_BAD_MAP, 1);
+	CHECK_EQ(HM_HANDOVER_FAILED, 2);
 	CHECK_EQ(HM_DATA_ZERO, 1);
 	CHECK_EQ(HM_REJECT_VERSION, 1);
 	CHECK_EQ(HM_REJECT_AUTH, 2);
@@ -747,9 +750,10 @@ static void test_push_len_bounds(void)
 		{ HM_FRAME_DATA, 0xffffffffU, -EMSGSIZE },
 		{ HM_FRAME_SETUP, 0, -EMSGSIZE },
 		{ HM_FRAME_SETUP, 8, -EMSGSIZE },
-		{ HM_FRAME_SETUP, 15, -EMSGSIZE },
-		{ HM_FRAME_SETUP, 16, 0 },
-		{ HM_FRAME_SETUP, 17, -EMSGSIZE },
+		{ HM_FRAME_SETUP, 16, -EMSGSIZE },
+		{ HM_FRAME_SETUP, 31, -EMSGSIZE },
+		{ HM_FRAME_SETUP, 32, 0 },
+		{ HM_FRAME_SETUP, 33, -EMSGSIZE },
 		{ HM_FRAME_SETUP, DATA_MAX, -EMSGSIZE },
 		{ HM_FRAME_SETUP_ACK, 0, -EMSGSIZE },
 		{ HM_FRAME_SETUP_ACK, 4, -EMSGSIZE },
