@@ -67,7 +67,8 @@ want = {"name": "vm-b", "size_bytes": int(f[1]) * 512, "role": f[3], "phase": f[
                           "dirty_rate_chunks_s", "deferred_chunks",
                           "bandwidth_kib_s", "handover_us", "pulls",
                           "pull_avg_us"], f[21:33])}}}
-assert len(f) == 33, f
+# 30 fields, or more from a later kernel (appended; the tool ignores them).
+assert len(f) >= 33, f
 job = d.pop("job")
 assert job["stage"] == "idle" and job["connection"] == "none", job
 assert job["data_total_bytes"] == want["size_bytes"], job
