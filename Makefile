@@ -10,6 +10,13 @@
 #   make check            everything CI runs: deps, builds, lint, unit and VM tests
 #   make demo             the main job: a demo migration in a VM, with a report
 #   make bench            benchmarks (bench/)
+#   make install          install the built module(s) (for KVERS, as above),
+#                         hybridmigctl, its man page, the udev rule and the
+#                         libvirt hook; DESTDIR and PREFIX (/usr/local) apply
+#   make install-dkms     the module's sources and dkms.conf into
+#                         $(DESTDIR)/usr/src/hybridmig-<version>, for
+#                         "dkms install hybridmig/<version>"
+#   make uninstall        remove what install and install-dkms installed
 
 SRC := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 KSRC := Kbuild $(wildcard dm-hybridmig*.c dm-hybridmig*.h) hybridmig-proto.h
@@ -31,7 +38,8 @@ kdir = $(if $(KDIR),$(KDIR),/lib/modules/$(1)/build)
 BUILD := $(SRC)/build
 
 .PHONY: all module modules-all userspace deps check unit vmtest checkpatch \
-	sparse demo bench clean
+	sparse demo bench clean install install-module install-tools \
+	install-dkms uninstall
 
 all: module userspace
 
@@ -85,3 +93,53 @@ bench:
 clean:
 	rm -rf "$(BUILD)"
 	$(MAKE) -C userspace clean
+
+# Installation. Nothing is built here: run make first (as a user), then
+# make install (as root).
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(SRC)/dkms.conf)
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/hybridmig
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+LIBVIRT_HOOKDIR ?= /etc/libvirt/hooks/qemu.d
+DKMS_SRCDIR ?= /usr/src/hybridmig-$(VERSION)
+UDEV_RULE := 12-hybridmig.rules
+DKMS_FILES := dkms.conf $(KSRC)
+DEPMOD ?= depmod
+
+install: install-module install-tools
+
+install-module:
+	@for k in $(KVERS); do \
+		test -f "$(BUILD)/$$k/dm-hybridmig.ko" || { echo "error: build/$$k/dm-hybridmig.ko not built: run make (or make KVER=$$k) first" >&2; exit 1; }; \
+		install -D -m 0644 "$(BUILD)/$$k/dm-hybridmig.ko" "$(DESTDIR)/lib/modules/$$k/updates/dm-hybridmig.ko" || exit 1; \
+		if [ -z "$(DESTDIR)" ]; then $(DEPMOD) -a "$$k"; fi; \
+	done
+
+install-tools:
+	@test -x userspace/hybridmigctl || { echo "error: userspace/hybridmigctl not built: run make first" >&2; exit 1; }
+	install -D -m 0755 userspace/hybridmigctl "$(DESTDIR)$(SBINDIR)/hybridmigctl"
+	install -D -m 0644 Documentation/hybridmigctl.8 "$(DESTDIR)$(MANDIR)/man8/hybridmigctl.8"
+	install -d "$(DESTDIR)$(UDEVRULESDIR)" "$(DESTDIR)$(LIBVIRT_HOOKDIR)"
+	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/udev/$(UDEV_RULE).in > "$(DESTDIR)$(UDEVRULESDIR)/$(UDEV_RULE)"
+	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/libvirt/hybridmig.in > "$(DESTDIR)$(LIBVIRT_HOOKDIR)/hybridmig"
+	chmod 0755 "$(DESTDIR)$(LIBVIRT_HOOKDIR)/hybridmig"
+	install -D -m 0644 packaging/libvirt/vm.conf.example "$(DESTDIR)$(DOCDIR)/libvirt-vm.conf.example"
+
+install-dkms:
+	install -d "$(DESTDIR)$(DKMS_SRCDIR)"
+	install -m 0644 $(DKMS_FILES) "$(DESTDIR)$(DKMS_SRCDIR)/"
+
+uninstall:
+	rm -f "$(DESTDIR)$(SBINDIR)/hybridmigctl" "$(DESTDIR)$(MANDIR)/man8/hybridmigctl.8" \
+		"$(DESTDIR)$(UDEVRULESDIR)/$(UDEV_RULE)" "$(DESTDIR)$(LIBVIRT_HOOKDIR)/hybridmig" \
+		"$(DESTDIR)$(DOCDIR)/libvirt-vm.conf.example"
+	-rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null
+	rm -rf "$(DESTDIR)$(DKMS_SRCDIR)"
+	@for m in "$(DESTDIR)"/lib/modules/*/updates/dm-hybridmig.ko; do \
+		[ -f "$$m" ] || continue; \
+		echo "rm -f $$m"; rm -f "$$m"; \
+		k=$${m#"$(DESTDIR)"/lib/modules/}; k=$${k%%/*}; \
+		if [ -z "$(DESTDIR)" ]; then $(DEPMOD) -a "$$k"; fi; \
+	done

@@ -15,6 +15,7 @@ PACKAGES=(
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils	# the test VM
 	fio util-linux e2fsprogs iproute2 python3 procps	# inside the VM
 	keyutils						# logon keys in tests
+	dkms groff-base bsdutils				# packaging tests (dkms, man, script)
 	iperf3							# raw TCP in the push benchmark
 )
 

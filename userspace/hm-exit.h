@@ -15,6 +15,17 @@
  *   6  HM_EXIT_FAIL   unexpected failure: a device-mapper ioctl failed, no
  *                     device-mapper driver, a status line that cannot be
  *                     parsed, or the output could not be written
+ *   7  HM_EXIT_TIMEOUT  the --timeout of a wait passed (or the kernel's
+ *                     handover acknowledgement did not come in 30 s);
+ *                     nothing was changed by the tool
+ *   8  HM_EXIT_ABORTED  the migration was aborted (or the source's link
+ *                     was disconnected) while the command waited
+ *
+ * Codes 2, 4 and 5 also cover migration failures of the same nature: 2
+ * when the peers' secrets differ (authentication failed), 4 when the
+ * destination does not match the source (size, chunk size) or a device
+ * is not of the expected role, 5 when the device's phase does not allow
+ * the command (handover twice, abort after handover).
  */
 #ifndef HM_EXIT_H
 #define HM_EXIT_H
@@ -29,6 +40,8 @@ enum hm_exit {
 	HM_EXIT_NODEV	= 4,
 	HM_EXIT_BUSY	= 5,
 	HM_EXIT_FAIL	= 6,
+	HM_EXIT_TIMEOUT	= 7,
+	HM_EXIT_ABORTED	= 8,
 };
 
 /* Map a negative errno returned by the hm_* helpers to an exit code. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <keyutils.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,54 +157,77 @@ static int hm_read_secret(const char *file, unsigned char *buf, size_t *len)
 	return HM_EXIT_OK;
 }
 
-static int hm_key_load(int argc, char **argv)
+/**
+ * hm_key_load_file() - add the secret in @file (NULL or "-": stdin) to the
+ * user keyring as the logon key @desc
+ * @quiet: print nothing on success
+ *
+ * Return: an exit code; errors are printed.
+ */
+int hm_key_load_file(const char *desc, const char *file, bool quiet)
 {
 	unsigned char secret[HM_SECRET_MAX + 1];
 	size_t len = 0;
 	key_serial_t id;
 	int ret;
 
-	if (argc < 1 || argc > 2)
-		return hm_usage_err("key load needs DESCRIPTION [FILE|-]");
-	ret = hm_check_description(argv[0]);
+	ret = hm_check_description(desc);
 	if (ret)
 		return ret;
 
-	ret = hm_read_secret(argc == 2 ? argv[1] : NULL, secret, &len);
+	ret = hm_read_secret(file, secret, &len);
 	if (!ret) {
-		id = add_key("logon", argv[0], secret, len, KEY_SPEC_USER_KEYRING);
+		id = add_key("logon", desc, secret, len, KEY_SPEC_USER_KEYRING);
 		if (id < 0) {
-			hm_err("cannot add logon key '%s': %s", argv[0], strerror(errno));
+			hm_err("cannot add logon key '%s': %s", desc, strerror(errno));
 			ret = errno == EACCES || errno == EPERM ? HM_EXIT_PERM : HM_EXIT_FAIL;
-		} else {
+		} else if (!quiet) {
 			printf("loaded logon key %s (%zu bytes) into the user keyring\n",
-			       argv[0], len);
+			       desc, len);
 		}
 	}
 	explicit_bzero(secret, sizeof(secret));
 	return ret;
 }
 
-static int hm_key_unload(int argc, char **argv)
+static int hm_key_load(int argc, char **argv)
+{
+	if (argc < 1 || argc > 2)
+		return hm_usage_err("key load needs DESCRIPTION [FILE|-]");
+	return hm_key_load_file(argv[0], argc == 2 ? argv[1] : NULL, false);
+}
+
+/**
+ * hm_key_invalidate() - invalidate the logon key @desc of the user keyring
+ * @quiet: say nothing if there is no such key (someone else unloaded it)
+ *
+ * Return: an exit code; errors are printed.
+ */
+int hm_key_invalidate(const char *desc, bool quiet)
 {
 	key_serial_t id;
+
+	id = keyctl_search(KEY_SPEC_USER_KEYRING, "logon", desc, 0);
+	if (id < 0) {
+		if (!quiet)
+			hm_err("no logon key '%s' in the user keyring", desc);
+		return HM_EXIT_NODEV;
+	}
+	if (keyctl_invalidate(id) < 0) {
+		hm_err("cannot invalidate logon key '%s': %s", desc, strerror(errno));
+		return errno == EACCES ? HM_EXIT_PERM : HM_EXIT_FAIL;
+	}
+	return HM_EXIT_OK;
+}
+
+static int hm_key_unload(int argc, char **argv)
+{
 	int ret;
 
 	if (argc != 1)
 		return hm_usage_err("key unload needs DESCRIPTION");
 	ret = hm_check_description(argv[0]);
-	if (ret)
-		return ret;
-	id = keyctl_search(KEY_SPEC_USER_KEYRING, "logon", argv[0], 0);
-	if (id < 0) {
-		hm_err("no logon key '%s' in the user keyring", argv[0]);
-		return HM_EXIT_NODEV;
-	}
-	if (keyctl_invalidate(id) < 0) {
-		hm_err("cannot invalidate logon key '%s': %s", argv[0], strerror(errno));
-		return errno == EACCES ? HM_EXIT_PERM : HM_EXIT_FAIL;
-	}
-	return HM_EXIT_OK;
+	return ret ? ret : hm_key_invalidate(argv[0], false);
 }
 
 int hm_cmd_key(int argc, char **argv)

@@ -262,7 +262,7 @@ uint64_t hm_status_dirty_bytes(const struct hm_status *st,
 }
 
 /* Add @val (a new object, or NULL if its allocation failed) under @key. */
-static int hm_json_add(struct json_object *obj, const char *key,
+int hm_json_add(struct json_object *obj, const char *key,
 		       struct json_object *val)
 {
 	if (!val)
@@ -279,7 +279,7 @@ static int hm_json_add(struct json_object *obj, const char *key,
  * far-future status could have them) are written as uint64 rather than
  * wrapped to negative values.
  */
-static int hm_json_add_u64(struct json_object *obj, const char *key,
+int hm_json_add_u64(struct json_object *obj, const char *key,
 			   uint64_t v)
 {
 	struct json_object *val;
@@ -291,7 +291,7 @@ static int hm_json_add_u64(struct json_object *obj, const char *key,
 	return hm_json_add(obj, key, val);
 }
 
-static int hm_json_add_string(struct json_object *obj, const char *key,
+int hm_json_add_string(struct json_object *obj, const char *key,
 			      const char *s)
 {
 	return hm_json_add(obj, key, json_object_new_string(s));
@@ -337,13 +337,13 @@ fail:
 	return NULL;
 }
 
-static int hm_json_add_bool(struct json_object *obj, const char *key, bool b)
+int hm_json_add_bool(struct json_object *obj, const char *key, bool b)
 {
 	return hm_json_add(obj, key, json_object_new_boolean(b));
 }
 
 /* A number, or null if the target does not report it. */
-static int hm_json_add_opt_u64(struct json_object *obj, const char *key,
+int hm_json_add_opt_u64(struct json_object *obj, const char *key,
 			       bool known, uint64_t v)
 {
 	if (known)

@@ -94,4 +94,18 @@ struct json_object *hm_status_to_json(const char *name,
 				      const struct hm_status *st,
 				      uint64_t size_sectors);
 
+/*
+ * JSON helpers: add a value under @key; 0 or -ENOMEM. hm_json_add() takes
+ * a new object, or NULL if its allocation failed. An optional number that
+ * is not @known is written as null.
+ */
+int hm_json_add(struct json_object *obj, const char *key,
+		struct json_object *val);
+int hm_json_add_u64(struct json_object *obj, const char *key, uint64_t v);
+int hm_json_add_string(struct json_object *obj, const char *key,
+		       const char *s);
+int hm_json_add_bool(struct json_object *obj, const char *key, bool b);
+int hm_json_add_opt_u64(struct json_object *obj, const char *key,
+			bool known, uint64_t v);
+
 #endif /* HM_STATUS_H */

@@ -4,6 +4,8 @@
  *
  *   hybridmigctl status [NAME] [--json]
  *   hybridmigctl key generate|load|unload ...
+ *   hybridmigctl create|receive|migrate|handover|abort|set|wait|finish ...
+ *   hybridmigctl adopt|detach NAME ...
  *
  * Every error is a single line on stderr, "hybridmigctl: error: ...".
  *
@@ -16,6 +18,8 @@
  *   5  device busy or already exists
  *   6  unexpected failure: device-mapper ioctl failed or no driver, status
  *      line that cannot be parsed, error writing the output
+ *   7  timed out
+ *   8  the migration was aborted
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,14 +32,16 @@
 
 #include <json-c/json.h>
 
+#include "hm-cmd.h"
 #include "hm-compiler.h"
 #include "hm-dm.h"
 #include "hm-exit.h"
+#include "hm-job.h"
 #include "hm-key.h"
 #include "hm-log.h"
 #include "hm-status.h"
 
-#define HM_VERSION	"0.1.0"
+#define HM_VERSION	"0.2.0"
 
 /* The one error line: "hybridmigctl: error: <message><tail>". */
 static void hm_verr(const char *tail, const char *fmt, va_list ap)
@@ -68,7 +74,7 @@ int hm_usage_err(const char *fmt, ...)
  * Report a failed device-mapper operation on @what, preferring the message
  * libdevmapper logged over a bare strerror().
  */
-static int hm_dm_err(const char *what, int r)
+int hm_dm_err(const char *what, int r)
 {
 	const char *detail = hm_dm_error();
 
@@ -87,7 +93,23 @@ static void hm_usage(FILE *f)
 	      "\n"
 	      "Admin tool of the hybridmig device-mapper target.\n"
 	      "\n"
+	      "The happy path: 'receive' on the destination host, 'migrate' on the\n"
+	      "source host, 'handover' once the hypervisor has paused the VM.\n"
+	      "\n"
 	      "Commands:\n"
+	      "  receive NAME [DEV] --listen ADDR --key DESC\n"
+	      "                           destination: create, listen, wait, cut over\n"
+	      "  migrate NAME --to ADDR --key DESC\n"
+	      "                           source: (adopt,) connect, push, wait, remove\n"
+	      "  handover NAME            hand the paused VM's disk over\n"
+	      "  abort NAME               call a migration off before handover\n"
+	      "  create source|dest NAME DEV\n"
+	      "                           create a source or a destination device\n"
+	      "  adopt NAME, detach NAME  insert a source under a volume in use, and\n"
+	      "                           take it out again\n"
+	      "  set NAME PARAM VALUE     change bandwidth, policy ... at run time\n"
+	      "  wait NAME [--for EVENT]  wait for connected, ready, handover, complete\n"
+	      "  finish NAME              after completion: cut over, remove the source\n"
 	      "  status [NAME] [--json]   show the state of hybridmig devices\n"
 	      "  key generate|load|unload the shared secret of a migration\n"
 	      "\n"
@@ -98,12 +120,15 @@ static void hm_usage(FILE *f)
 	      "Exit codes:\n"
 	      "  0  success\n"
 	      "  1  wrong parameters (unknown command or option, bad arguments)\n"
-	      "  2  permission denied\n"
+	      "  2  permission denied (also: authentication with the peer failed)\n"
 	      "  3  out of memory\n"
 	      "  4  wrong device or file specified (not found, not a hybridmig\n"
-	      "     device, no such key)\n"
-	      "  5  device busy or already exists (also: key file exists)\n"
+	      "     device, no such key, destination of another size)\n"
+	      "  5  device busy or already exists (also: key file exists, phase\n"
+	      "     does not allow the command)\n"
 	      "  6  unexpected failure (device-mapper error, unparsable status)\n"
+	      "  7  timed out (--timeout, or no handover acknowledgement in 30 s)\n"
+	      "  8  the migration was aborted\n"
 	      "\n"
 	      "Run '" HM_PROG " <command> --help' for help on a command.\n", f);
 }
@@ -116,7 +141,8 @@ static void hm_status_usage(FILE *f)
 	      "device-mapper name or a /dev/mapper path).\n"
 	      "\n"
 	      "Options:\n"
-	      "  --json       print JSON instead of a table\n"
+	      "  --json       print JSON instead of a table, with the job's\n"
+	      "               progress (see hybridmigctl(8))\n"
 	      "  -h, --help   show this help and exit\n"
 	      "\n"
 	      "Columns:\n"
@@ -178,7 +204,7 @@ static void hm_devices_free(struct hm_devices *devs)
 }
 
 /* Print the error of hm_dm_get_device() on @name, return the exit code. */
-static int hm_device_err(const char *name, int r)
+int hm_device_err(const char *name, int r)
 {
 	char what[DM_NAME_LEN + 64];
 
@@ -426,6 +452,25 @@ static int hm_print_table(const struct hm_devices *devs)
 	return 0;
 }
 
+/* The status, and the job derived from it. */
+static struct json_object *hm_device_to_json(const struct hm_device *dev)
+{
+	struct json_object *obj, *job;
+	struct hm_job j;
+
+	obj = hm_status_to_json(dev->name, &dev->status, dev->size_sectors);
+	if (!obj)
+		return NULL;
+	hm_job_from_status(&dev->status, dev->size_sectors,
+			   hm_job_start(dev->name), hm_now_ms(), &j);
+	job = hm_job_to_json(&j);
+	if (hm_json_add(obj, "job", job)) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 static int hm_print_json(const struct hm_devices *devs)
 {
 	struct json_object *root, *arr, *obj;
@@ -447,8 +492,7 @@ static int hm_print_json(const struct hm_devices *devs)
 	for (i = 0; i < devs->nr; i++) {
 		const struct hm_device *dev = &devs->dev[i];
 
-		obj = hm_status_to_json(dev->name, &dev->status,
-					dev->size_sectors);
+		obj = hm_device_to_json(dev);
 		if (!obj)
 			goto out;
 		if (json_object_array_add(arr, obj)) {
@@ -568,6 +612,17 @@ static const struct hm_cmd {
 } hm_cmds[] = {
 	{ "status", hm_cmd_status },
 	{ "key", hm_cmd_key },
+	{ "create", hm_cmd_create },
+	{ "receive", hm_cmd_receive },
+	{ "migrate", hm_cmd_migrate },
+	{ "handover", hm_cmd_handover },
+	{ "abort", hm_cmd_abort },
+	{ "set", hm_cmd_set },
+	{ "wait", hm_cmd_wait },
+	{ "finish", hm_cmd_finish },
+	{ "adopt", hm_cmd_adopt },
+	{ "detach", hm_cmd_detach },
+	{ "udev", hm_cmd_udev },
 };
 
 static const struct hm_cmd *hm_find_cmd(const char *name)

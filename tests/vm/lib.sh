@@ -359,3 +359,18 @@ no_protocol_errors() {
 	bad=$(dmesg | grep -E "lost: bad_|not in flight|unsolicited" | head -n 3)
 	[ -z "$bad" ] || fail "protocol errors between the two kernels: $bad"
 }
+
+# ---- hybridmigctl ----
+
+# ctl_expect <code> <stderr text> <args...>: run $HM_CTL (in network
+# namespace $HM_NS if set); it must exit with <code> and print exactly one
+# error line containing <stderr text>. Its output is in /tmp/hm-out.
+ctl_expect() {
+	local want=$1 msg=$2 rc
+	shift 2
+	${HM_NS:+ip netns exec $HM_NS} "$HM_CTL" "$@" > /tmp/hm-out 2> /tmp/hm-err
+	rc=$?
+	assert_eq "$want" "$rc" "exit code of hybridmigctl $*"
+	grep -qF -- "$msg" /tmp/hm-err || fail "hybridmigctl $*: stderr '$(cat /tmp/hm-err)' lacks '$msg'"
+	assert_eq 1 "$(wc -l < /tmp/hm-err)" "error lines of hybridmigctl $*"
+}

@@ -12,12 +12,22 @@
  *					control node (logs, as libdevmapper)
  *   HM_FAKE_DM_FAIL="ioctl:ERRNO"	dm_task_run() fails with ERRNO
  *   HM_FAKE_DM_FAIL="nomem"		dm_task_create() fails, logs nothing
+ *   HM_FAKE_DM_FAIL="message:ERRNO"	target messages fail with ERRNO
+ *   HM_FAKE_DM_LOG=FILE		changes (create, reload, resume,
+ *					remove, clear, message) are appended
+ *					to FILE, one line each, and succeed
+ *					(create: unless the name exists)
+ *   HM_FAKE_DM_REPLY=TEXT		the reply of every target message
+ *
+ * TABLE returns the targets as given (for a hybridmig target, the status
+ * words), WAITEVENT returns after 0.1 s.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libdevmapper.h>
 #include <linux/dm-ioctl.h>
@@ -42,6 +52,9 @@ struct fake_dev {
 struct dm_task {
 	int type;
 	char name[DM_NAME_LEN];
+	char uuid[DM_UUID_LEN];
+	char message[256];
+	char targets[1024];		/* CREATE, RELOAD: the table */
 	int ioctl_errno;
 	struct fake_dev *dev;		/* STATUS: the device, if found */
 	struct dm_names *names;		/* LIST */
@@ -245,25 +258,88 @@ static void fake_status(struct dm_task *dmt)
 			dmt->dev = &fake_devs[i];
 }
 
+static const char *const fake_ops[] = {
+	[DM_DEVICE_CREATE] = "create", [DM_DEVICE_RELOAD] = "reload",
+	[DM_DEVICE_REMOVE] = "remove", [DM_DEVICE_RESUME] = "resume",
+	[DM_DEVICE_SUSPEND] = "suspend", [DM_DEVICE_CLEAR] = "clear",
+	[DM_DEVICE_TARGET_MSG] = "message",
+};
+
+/* Record a change in HM_FAKE_DM_LOG: "create vm1 uuid=...: 0 8 linear ...". */
+static void fake_record(struct dm_task *dmt)
+{
+	const char *path = getenv("HM_FAKE_DM_LOG");
+	FILE *f = path ? fopen(path, "a") : NULL;
+
+	if (!f)
+		return;
+	fprintf(f, "%s %s", fake_ops[dmt->type], dmt->name);
+	if (dmt->uuid[0])
+		fprintf(f, " uuid=%s", dmt->uuid);
+	if (dmt->targets[0])
+		fprintf(f, ":%s", dmt->targets);
+	if (dmt->message[0])
+		fprintf(f, ": %s", dmt->message);
+	fputc('\n', f);
+	fclose(f);
+}
+
+static int fake_fail_ioctl(struct dm_task *dmt, int err)
+{
+	dmt->ioctl_errno = err;
+	errno = err;
+	fake_log(3, -1, "device-mapper: %s ioctl on %s failed: %s",
+		 dmt->type == DM_DEVICE_LIST ? "list" : "status",
+		 dmt->name, strerror(err));
+	return 0;
+}
+
+static int fake_change(struct dm_task *dmt)
+{
+	int err = fake_fail("message");
+
+	fake_status(dmt);
+	if (dmt->type == DM_DEVICE_TARGET_MSG && err > 0)
+		return fake_fail_ioctl(dmt, err);
+	if (dmt->type == DM_DEVICE_CREATE && dmt->dev)
+		return fake_fail_ioctl(dmt, EEXIST);
+	/* A device created lives on in this process, without a table. */
+	if (dmt->type == DM_DEVICE_CREATE && fake_nr_devs < FAKE_MAX_DEVS)
+		snprintf(fake_devs[fake_nr_devs++].name, DM_NAME_LEN, "%s",
+			 dmt->name);
+	if (dmt->type != DM_DEVICE_CREATE && !dmt->dev)
+		return fake_fail_ioctl(dmt, ENXIO);
+	fake_record(dmt);
+	return 1;
+}
+
 int dm_task_run(struct dm_task *dmt)
 {
+	static const struct timespec tenth = { 0, 100000000 };
 	int err = fake_fail("ioctl");
 
-	if (err > 0) {
-		dmt->ioctl_errno = err;
-		errno = err;
-		fake_log(3, -1, "device-mapper: %s ioctl on %s failed: %s",
-			 dmt->type == DM_DEVICE_LIST ? "list" : "status",
-			 dmt->name, strerror(err));
-		return 0;
-	}
+	if (err > 0)
+		return fake_fail_ioctl(dmt, err);
 
 	switch (dmt->type) {
 	case DM_DEVICE_LIST:
 		return fake_list(dmt);
+	case DM_DEVICE_WAITEVENT:
+		nanosleep(&tenth, NULL);
+		/* fall through */
 	case DM_DEVICE_STATUS:
+	case DM_DEVICE_INFO:
+	case DM_DEVICE_TABLE:
 		fake_status(dmt);
 		return 1;	/* a missing device is no error, as for real */
+	case DM_DEVICE_CREATE:
+	case DM_DEVICE_RELOAD:
+	case DM_DEVICE_REMOVE:
+	case DM_DEVICE_RESUME:
+	case DM_DEVICE_SUSPEND:
+	case DM_DEVICE_CLEAR:
+	case DM_DEVICE_TARGET_MSG:
+		return fake_change(dmt);
 	default:
 		return 0;
 	}
@@ -317,4 +393,72 @@ void *dm_get_next_target(struct dm_task *dmt, void *next, uint64_t *start,
 	*params = t->params;
 	t++;
 	return t < dev->targets + dev->nr_targets ? t : NULL;
+}
+
+const char *dm_task_get_uuid(const struct dm_task *dmt)
+{
+	return dmt->dev ? "" : dmt->uuid;
+}
+
+int dm_task_set_uuid(struct dm_task *dmt, const char *uuid)
+{
+	snprintf(dmt->uuid, sizeof(dmt->uuid), "%s", uuid);
+	return 1;
+}
+
+int dm_task_add_target(struct dm_task *dmt, uint64_t start, uint64_t size,
+		       const char *ttype, const char *params)
+{
+	size_t len = strlen(dmt->targets);
+
+	snprintf(dmt->targets + len, sizeof(dmt->targets) - len,
+		 " %llu %llu %s %s", (unsigned long long)start,
+		 (unsigned long long)size, ttype, params);
+	return 1;
+}
+
+int dm_task_set_message(struct dm_task *dmt, const char *message)
+{
+	snprintf(dmt->message, sizeof(dmt->message), "%s", message);
+	return 1;
+}
+
+const char *dm_task_get_message_response(struct dm_task *dmt)
+{
+	(void)dmt;
+	return getenv("HM_FAKE_DM_REPLY");
+}
+
+int dm_task_set_sector(struct dm_task *dmt, uint64_t sector)
+{
+	(void)dmt;
+	(void)sector;
+	return 1;
+}
+
+int dm_task_set_event_nr(struct dm_task *dmt, uint32_t event_nr)
+{
+	(void)dmt;
+	(void)event_nr;
+	return 1;
+}
+
+int dm_task_retry_remove(struct dm_task *dmt)
+{
+	(void)dmt;
+	return 1;
+}
+
+int dm_task_set_cookie(struct dm_task *dmt, uint32_t *cookie, uint16_t flags)
+{
+	(void)dmt;
+	(void)flags;
+	*cookie = 0;
+	return 1;
+}
+
+int dm_udev_wait(uint32_t cookie)
+{
+	(void)cookie;
+	return 1;
 }

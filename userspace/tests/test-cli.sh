@@ -13,6 +13,7 @@ set -u
 bin=${1:?usage: $0 path/to/hybridmigctl-fake}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+export HYBRIDMIG_RUN_DIR=$tmp/run
 passed=0
 failed=0
 
@@ -164,6 +165,19 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "handover_us": 0,
         "pulls": 0,
         "pull_avg_us": 0
+      },
+      "job": {
+        "stage": "ready",
+        "connection": "connected",
+        "data_total_bytes": 153600,
+        "data_processed_bytes": 0,
+        "data_remaining_bytes": 153600,
+        "data_rate_bytes_s": 0,
+        "dirty_rate_bytes_s": 0,
+        "percent": 0.0,
+        "eta_s": null,
+        "elapsed_ms": null,
+        "downtime_ms": null
       }
     }
   ]
@@ -211,6 +225,19 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "handover_us": null,
         "pulls": null,
         "pull_avg_us": null
+      },
+      "job": {
+        "stage": "waiting",
+        "connection": "connected",
+        "data_total_bytes": 104857600,
+        "data_processed_bytes": 26214400,
+        "data_remaining_bytes": 78643200,
+        "data_rate_bytes_s": 1181116416,
+        "dirty_rate_bytes_s": 0,
+        "percent": 25.0,
+        "eta_s": 1,
+        "elapsed_ms": null,
+        "downtime_ms": null
       }
     }
   ]
@@ -258,6 +285,19 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "handover_us": 10074,
         "pulls": 288,
         "pull_avg_us": 0
+      },
+      "job": {
+        "stage": "complete",
+        "connection": "connected",
+        "data_total_bytes": 50331648,
+        "data_processed_bytes": 50331648,
+        "data_remaining_bytes": 0,
+        "data_rate_bytes_s": 13974528,
+        "dirty_rate_bytes_s": 0,
+        "percent": 100.0,
+        "eta_s": 0,
+        "elapsed_ms": null,
+        "downtime_ms": 11
       }
     }
   ]
@@ -269,7 +309,7 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
 
 	run status old --json
 	expect_grep "json of a target without transfer fields: null" 0 \
-		'^      "transfer": null$'
+		'^      "transfer": null,$'
 
 	run status --json
 	expect_grep "json of all devices" 0 '"name": "vm2"'
@@ -439,12 +479,185 @@ test_usage()
 	expect_grep "--version" 0 '^hybridmigctl [0-9][0-9.]*$'
 }
 
+# The migration commands: usage errors, the tables and messages sent
+# (recorded by the fake in $tmp/dm.log), and the kernel's refusals.
+test_migration_usage()
+{
+	export HM_FAKE_DM=$DEVS
+	local c
+
+	for c in create receive migrate handover abort set wait finish adopt detach; do
+		run $c --help
+		expect_grep "$c --help" 0 "^Usage: hybridmigctl $c "
+	done
+
+	run create
+	expect "create without arguments" 1 "" \
+		"hybridmigctl: error: create needs ROLE (source or dest), NAME and DEV$hint"
+	run create mirror x /dev/null
+	expect "create: bad role" 1 "" \
+		"hybridmigctl: error: invalid role 'mirror' for create: expected source or dest$hint"
+	run create source x /dev/null --chunk-size 3K
+	expect "create: bad chunk size" 1 "" \
+		"hybridmigctl: error: invalid --chunk-size '3K' for create: expected a power of two from 4K to 1M$hint"
+	run create source x /dev/null --policy fast
+	expect "create: bad policy" 1 "" \
+		"hybridmigctl: error: invalid --policy 'fast' for create: expected hybrid, precopy or postcopy$hint"
+	run create source x /dev/null --size 1M
+	expect "create: --size on a source" 1 "" \
+		"hybridmigctl: error: --size and --auto-handover are options of a destination$hint"
+	run create dest x /dev/null --policy precopy
+	expect "create: --policy on a destination" 1 "" \
+		"hybridmigctl: error: --policy, --bandwidth, --hot-threshold, --ready-chunks and --start-clean are options of a source$hint"
+	run create source x /dev/null --bandwidth 2T
+	expect "create: bandwidth too large" 1 "" \
+		"hybridmigctl: error: invalid --bandwidth '2T' for create: expected KiB/s, or a rate with K, M or G, 0 for no limit$hint"
+	run create source x /dev/null --hot-threshold 16
+	expect "create: hot threshold too large" 1 "" \
+		"hybridmigctl: error: invalid --hot-threshold '16' for create: expected 0 to 15$hint"
+	run create source x /dev/null --frob
+	expect "create: unknown option" 1 "" \
+		"hybridmigctl: error: unknown option '--frob' for create$hint"
+	run create source x /dev/null --policy
+	expect "create: option without its value" 1 "" \
+		"hybridmigctl: error: option '--policy' of create needs a value$hint"
+	run create source x /dev/null extra
+	expect "create: extra argument" 1 "" \
+		"hybridmigctl: error: unexpected argument 'extra' for create$hint"
+	run create source x /dev/null
+	expect "create: not a block device" 4 "" \
+		"hybridmigctl: error: /dev/null is not a block device"
+	run create source x /nonexistent
+	expect "create: no such device" 4 "" \
+		"hybridmigctl: error: cannot open /nonexistent: No such file or directory"
+
+	run migrate vm2
+	expect "migrate without --to" 1 "" \
+		"hybridmigctl: error: migrate needs --to HOST:PORT$hint"
+	run migrate vm2 --to 192.0.2.2:7000
+	expect "migrate without --key" 1 "" \
+		"hybridmigctl: error: migrate needs --key DESCRIPTION$hint"
+	run migrate vm2 --to host:0 --key a:b
+	expect "migrate: bad address" 1 "" \
+		"hybridmigctl: error: invalid --to 'host:0' for migrate: expected a.b.c.d:port or [v6]:port$hint"
+	run migrate vm2 --listen 192.0.2.2:7000 --key a:b
+	expect "migrate does not listen" 1 "" \
+		"hybridmigctl: error: unknown option '--listen' for migrate$hint"
+	run receive vm2-dst --to 192.0.2.2:7000 --key a:b
+	expect "receive does not connect" 1 "" \
+		"hybridmigctl: error: unknown option '--to' for receive$hint"
+	run migrate vm2-dst --to 192.0.2.2:7000 --key a:b
+	expect "migrate a destination" 4 "" \
+		"hybridmigctl: error: vm2-dst is a destination, not a source"
+	run migrate vm3 --to 192.0.2.2:7000 --key a:b
+	expect "migrate a source handed over" 5 "" \
+		"hybridmigctl: error: vm3 is in phase complete: already handed over"
+	run migrate vm2 --to 192.0.2.9:7000 --key a:b
+	expect "migrate a source linked elsewhere" 5 "" \
+		"hybridmigctl: error: vm2 is linked to 192.0.2.2:7000 already: abort that migration first"
+	run migrate nope --to 192.0.2.2:7000 --key a:b
+	expect "migrate a missing device" 4 "" "hybridmigctl: error: device nope not found"
+
+	run wait vm2 --for lunch
+	expect "wait: bad event" 1 "" \
+		"hybridmigctl: error: invalid --for 'lunch' for wait: expected connected, ready, handover or complete$hint"
+	run wait vm2 --timeout soon
+	expect "wait: bad timeout" 1 "" \
+		"hybridmigctl: error: invalid --timeout 'soon' for wait: expected a number of seconds$hint"
+	run wait vm3 --for complete
+	expect "wait for what is there" 0 "" ""
+	run wait vm2 --for complete --timeout 1
+	expect "wait times out" 7 "" \
+		"hybridmigctl: error: vm2: timed out after 1 s waiting for complete (phase tracking); nothing was changed"
+
+	run set vm2 speed 10
+	expect "set: unknown parameter" 1 "" \
+		"hybridmigctl: error: unknown parameter 'speed' for set: expected bandwidth, policy, hot_threshold or ready_chunks$hint"
+	run set vm2 bandwidth fast
+	expect "set: bad bandwidth" 1 "" \
+		"hybridmigctl: error: invalid bandwidth 'fast': expected KiB/s, or a rate with K, M or G, 0 for no limit$hint"
+	run set vm2-dst policy precopy
+	expect "set on a destination" 4 "" \
+		"hybridmigctl: error: vm2-dst is a destination: it has no tunables"
+
+	run handover vm2-dst
+	expect "handover of a destination" 4 "" \
+		"hybridmigctl: error: vm2-dst is a destination, not a source"
+	run handover vm3
+	expect "handover twice" 5 "" \
+		"hybridmigctl: error: vm3 is in phase complete: handed over already"
+	run handover old
+	expect "handover on target 1.1" 6 "" \
+		"hybridmigctl: error: the kernel module of old has no handover (hybridmig target 1.2 or older)"
+	run abort lin
+	expect "abort of a linear device" 4 "" "hybridmigctl: error: lin is not a hybridmig device"
+	run detach vm2-dst
+	expect "detach a destination" 4 "" \
+		"hybridmigctl: error: vm2-dst is a destination: detach is for an adopted source"
+	run adopt vm2
+	expect "adopt a hybridmig device" 5 "" \
+		"hybridmigctl: error: vm2 is a hybridmig device already"
+}
+
+test_migration_messages()
+{
+	local vm4='vm4|hybridmig|204800|source tracking 128 1600 1200 3 4 77 connected 192.0.2.2:7000 0 - 78774272 41280 1240 1230 hybrid 1 16 416 16 400 26214400 51200 12 3 0 0 0 0'
+	local vm5='vm5|hybridmig|2048|source tracking 8 256 256 0 4 0 none - 0 - 0 0 0 0 hybrid 0 0 0 0 0 0 0 0 0 0 0 0 0'
+	export HM_FAKE_DM="$DEVS;$vm4;$vm5" HM_FAKE_DM_LOG=$tmp/dm.log
+	rm -f "$tmp/dm.log"
+
+	run set vm2 bandwidth 50M
+	expect "set bandwidth with a suffix" 0 "" ""
+	run set vm2 policy precopy
+	expect "set policy" 0 "" ""
+	run handover vm2
+	expect "handover on a target without one" 6 "" \
+		"hybridmigctl: error: the kernel module of vm2 has no handover (hybridmig target 1.2 or older)"
+	run handover vm4
+	expect_grep "handover" 0 '^vm4: handed over in 0.0 ms; 1200 chunks (75.0 MiB) left to send; resume the VM on the destination$'
+	run abort vm2
+	expect "abort" 0 "vm2: migration aborted; the VM stays here; remove the destination" ""
+	HM_FAKE_DM_FAIL=message:1 run abort vm3
+	expect "abort after handover" 5 "" \
+		"hybridmigctl: error: vm3 was handed over (phase complete): it cannot be aborted; the migration can only complete"
+	HM_FAKE_DM_FAIL=message:110 run handover vm4
+	expect "handover timed out in the kernel" 7 "" \
+		"hybridmigctl: error: vm4: no acknowledgement within 30 s: the source stays fenced and goes on; wait for phase postcopy ('hybridmigctl wait vm4 --for handover')"
+	run handover vm5
+	expect "handover without a link" 6 "" \
+		"hybridmigctl: error: vm5 is not connected to its destination (link none): nothing was fenced"
+	HM_FAKE_DM_FAIL=message:126 run migrate vm5 --to 192.0.2.2:7000 --key a:b --no-wait
+	expect "connect with a missing key" 4 "" \
+		"hybridmigctl: error: vm5: no logon key 'a:b' in the keyring: load it with 'hybridmigctl key load a:b FILE', or give --key-file"
+	run migrate vm5 --to 192.0.2.2:7000 --key a:b --no-wait --bandwidth 1M
+	expect "migrate --no-wait, with a new bandwidth" 0 "vm5: migrating to 192.0.2.2:7000" ""
+	run adopt lin --chunk-size 4K --start-clean
+	expect "adopt" 0 "lin: adopted: hybridmig source over lin-real (0:0); I/O held for 0.0 ms" ""
+
+	local want
+	want="message vm2: set bandwidth 51200
+message vm2: set policy precopy
+message vm4: handover
+message vm2: abort
+message vm5: set bandwidth 1024
+message vm5: connect 192.0.2.2:7000 a:b
+create lin-real uuid=HYBRIDMIG-REAL-lin: 0 100 linear 7:0 0
+reload lin: 0 100 hybridmig source 0:0 - 8 1 start_clean
+resume lin"
+	local ok=1
+	[ "$(cat "$tmp/dm.log")" = "$want" ] || { show "dm log" "$tmp/dm.log"; ok=0; }
+	result $ok "messages and tables sent"
+	unset HM_FAKE_DM_LOG
+}
+
 test_output
 test_no_devices
 test_wrong_device
 test_bad_status
 test_dm_failures
 test_usage
+test_migration_usage
+test_migration_messages
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

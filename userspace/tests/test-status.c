@@ -15,7 +15,9 @@
 #include <json-c/json.h>
 
 #include "hm-compiler.h"
+#include "hm-job.h"
 #include "hm-status.h"
+#include "hm-table.h"
 
 #define EXAMPLE		"source tracking 128 1600 1600 0 4 0"
 #define LINK		"connected [2001:db8::2]:7000 3 timeout 100 200 7 8"
@@ -662,10 +664,142 @@ static void test_json_huge(void)
 	json_object_put(obj);
 }
 
+
+static void test_sizes(void)
+{
+	uint64_t v;
+
+	CHECK(hm_parse_size("4096", false, &v) == 0 && v == 4096);
+	CHECK(hm_parse_size("64K", false, &v) == 0 && v == 65536);
+	CHECK(hm_parse_size("64k", false, &v) == 0 && v == 65536);
+	CHECK(hm_parse_size("1MiB", false, &v) == 0 && v == 1 << 20);
+	CHECK(hm_parse_size("2G", false, &v) == 0 && v == 2ULL << 30);
+	CHECK(hm_parse_size("128s", true, &v) == 0 && v == 65536);
+	CHECK(hm_parse_size("128s", false, &v) == -EINVAL);
+	CHECK(hm_parse_size("", false, &v) == -EINVAL);
+	CHECK(hm_parse_size("-1", false, &v) == -EINVAL);
+	CHECK(hm_parse_size("1X", false, &v) == -EINVAL);
+	CHECK(hm_parse_size("1KX", false, &v) == -EINVAL);
+	CHECK(hm_parse_size("17179869184G", false, &v) == -EINVAL);
+	CHECK(hm_chunk_sectors(65536, &v) == 0 && v == 128);
+	CHECK(hm_chunk_sectors(4096, &v) == 0 && v == 8);
+	CHECK(hm_chunk_sectors(1 << 20, &v) == 0 && v == 2048);
+	CHECK(hm_chunk_sectors(2048, &v) == -EINVAL);
+	CHECK(hm_chunk_sectors(2 << 20, &v) == -EINVAL);
+	CHECK(hm_chunk_sectors(3 << 12, &v) == -EINVAL);
+}
+
+static void test_rates(void)
+{
+	uint64_t v;
+
+	CHECK(hm_parse_rate("51200", &v) == 0 && v == 51200);
+	CHECK(hm_parse_rate("50M", &v) == 0 && v == 51200);
+	CHECK(hm_parse_rate("1G", &v) == 0 && v == 1 << 20);
+	CHECK(hm_parse_rate("0", &v) == 0 && v == 0);
+	CHECK(hm_parse_rate("1024G", &v) == 0 && v == HM_BANDWIDTH_MAX);
+	CHECK(hm_parse_rate("1T", &v) == 0 && v == HM_BANDWIDTH_MAX);
+	CHECK(hm_parse_rate("2T", &v) == -EINVAL);
+	CHECK(hm_parse_rate("fast", &v) == -EINVAL);
+	CHECK(hm_valid_address("192.0.2.2:7000"));
+	CHECK(hm_valid_address("[2001:db8::2]:7000"));
+	CHECK(!hm_valid_address("192.0.2.2"));
+	CHECK(!hm_valid_address("192.0.2.2:0"));
+	CHECK(!hm_valid_address("192.0.2.2:65536"));
+	CHECK(!hm_valid_address(":7000"));
+	CHECK(!hm_valid_address("[2001:db8::2:7000"));
+}
+
+static void test_table_params(void)
+{
+	struct hm_table_opts o = { .chunk_sectors = 64 };
+	char buf[256], role[16], dev[32];
+
+	CHECK(hm_table_params(buf, sizeof(buf), "dest", "7:1", &o) > 0);
+	CHECK(!strcmp(buf, "dest 7:1 - 64"));
+	o.auto_handover = true;
+	CHECK(hm_table_params(buf, sizeof(buf), "dest", "7:1", &o) > 0);
+	CHECK(!strcmp(buf, "dest 7:1 - 64 1 auto_handover"));
+	memset(&o, 0, sizeof(o));
+	o.metadata = "/dev/vg/meta";
+	o.start_clean = true;
+	o.policy = "precopy";
+	o.has_hot_threshold = true;
+	o.hot_threshold = 0;
+	o.has_bandwidth = true;
+	o.bandwidth_kib_s = 51200;
+	o.has_ready_chunks = true;
+	o.ready_chunks = 64;
+	CHECK(hm_table_params(buf, sizeof(buf), "source", "254:3", &o) > 0);
+	CHECK(!strcmp(buf, "source 254:3 /dev/vg/meta 128 9 start_clean hot_threshold 0 policy precopy bandwidth 51200 ready_chunks 64"));
+	CHECK(hm_table_params(buf, 20, "source", "254:3", &o) == -ENOSPC);
+	CHECK(hm_table_data_dev("source 254:3 - 128 1 start_clean", role,
+				sizeof(role), dev, sizeof(dev)) == 0);
+	CHECK(!strcmp(role, "source") && !strcmp(dev, "254:3"));
+	CHECK(hm_table_data_dev("source", role, sizeof(role), dev, sizeof(dev)) == -EINVAL);
+}
+
+static void test_job(void)
+{
+	struct hm_status st;
+	struct hm_job job;
+	char buf[256];
+
+	/* 1200 dirty + 16 in flight of 4096 64K chunks, 50 MiB/s, 12 chunks/s dirtied. */
+	CHECK(hm_status_parse(SOURCE_LINE, &st) == 0);
+	hm_job_from_status(&st, 4096 * 128, 1000, 4500, &job);
+	CHECK(!strcmp(job.stage, "push") && !strcmp(job.connection, "connected"));
+	CHECK(job.total_bytes == 256ULL << 20);
+	CHECK(job.remaining_bytes == (1200 + 16) * 65536ULL);
+	CHECK(job.processed_bytes + job.remaining_bytes == job.total_bytes);
+	CHECK(job.rate_bytes_s == 51200 * 1024ULL);
+	CHECK(job.dirty_rate_bytes_s == 12 * 65536ULL);
+	CHECK(job.has_eta && job.eta_s == 2);
+	CHECK(job.has_elapsed && job.elapsed_ms == 3500);
+	CHECK(!job.has_downtime);
+	hm_job_format(buf, sizeof(buf), "vm1", &job, false);
+	CHECK(!strcmp(buf, "vm1: push 70.3% 180.0 MiB of 256.0 MiB, 76.0 MiB left, 50.0 MiB/s, dirty 768.0 KiB/s, ETA 0:02, link connected"));
+	hm_job_format(buf, sizeof(buf), "vm1", &job, true);
+	CHECK(!strncmp(buf, "vm1: [##############......] push", 32));
+
+	/* Dirtied faster than pushed: no ETA. */
+	st.dirty_rate_chunks_s = 1000;
+	hm_job_from_status(&st, 4096 * 128, 0, 4500, &job);
+	CHECK(!job.has_eta && !job.has_elapsed);
+
+	/* A source handed over and complete: downtime, nothing left. */
+	CHECK(hm_status_parse(SOURCE_DONE_LINE, &st) == 0);
+	hm_job_from_status(&st, 1536 * 64, 0, 0, &job);
+	CHECK(!strcmp(job.stage, "complete") && job.remaining_bytes == 0);
+	CHECK(job.has_eta && job.eta_s == 0 && job.percent == 100);
+	CHECK(job.has_downtime && job.downtime_ms == 11);
+
+	/* A source with no link is idle; a destination waits. */
+	CHECK(hm_status_parse(EXAMPLE, &st) == 0);
+	hm_job_from_status(&st, 1600 * 128, 0, 0, &job);
+	CHECK(!strcmp(job.stage, "idle") && !strcmp(job.connection, "none"));
+	CHECK(hm_status_parse(DEST_LINE, &st) == 0);
+	hm_job_from_status(&st, 4096 * 128, 0, 0, &job);
+	CHECK(!strcmp(job.stage, "waiting") && job.dirty_rate_bytes_s == 0);
+
+	hm_format_eta(buf, sizeof(buf), true, 3723);
+	CHECK(!strcmp(buf, "1:02:03"));
+	hm_format_eta(buf, sizeof(buf), false, 0);
+	CHECK(!strcmp(buf, "-"));
+	hm_format_bytes(buf, sizeof(buf), 1023);
+	CHECK(!strcmp(buf, "1023 B"));
+	hm_format_bytes(buf, sizeof(buf), 1536);
+	CHECK(!strcmp(buf, "1.5 KiB"));
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
+	{ "args: sizes and chunk sizes", test_sizes },
+	{ "args: rates and addresses", test_rates },
+	{ "table: parameters of a source and a destination", test_table_params },
+	{ "job: fields from a status, progress line", test_job },
 	{ "parse: valid line", test_valid_line },
 	{ "parse: extra trailing fields accepted", test_extra_fields },
 	{ "parse: link fields", test_link_fields },
