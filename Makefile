@@ -9,7 +9,8 @@
 #   make deps             install every Debian package the build, tests and demo need
 #   make check            everything CI runs: deps, builds, lint, unit and VM tests
 #   make demo             the main job: a demo migration in a VM, with a report
-#   make bench            benchmarks (bench/)
+#   make bench            migration benchmarks, quick profile (bench/run-migrate;
+#                         the other benchmarks: bench/run)
 
 SRC := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 KSRC := Kbuild $(wildcard dm-hybridmig*.c dm-hybridmig*.h) hybridmig-proto.h
@@ -79,7 +80,7 @@ demo:
 	$(SRC)/scripts/demo.sh
 
 bench:
-	$(SRC)/bench/run
+	$(SRC)/bench/run-migrate --quick
 
 clean:
 	rm -rf "$(BUILD)"

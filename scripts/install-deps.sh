@@ -16,6 +16,8 @@ PACKAGES=(
 	fio util-linux e2fsprogs iproute2 python3 procps	# inside the VM
 	keyutils						# logon keys in tests
 	iperf3							# raw TCP in the push benchmark
+	qemu-system-common nbd-client gnuplot-nox		# the migration benchmark:
+								# QEMU's mirror peer, plots
 )
 
 pkgs=()
