@@ -80,7 +80,7 @@ demo:
 	$(SRC)/scripts/demo.sh
 
 bench:
-	$(SRC)/bench/run-migrate --quick
+	$(SRC)/bench/run-migrate
 
 clean:
 	rm -rf "$(BUILD)"

@@ -246,6 +246,7 @@ hm_run() {
 	# it on the destination.
 	T[pause]=$(now)
 	dmsetup suspend vm || die "suspend vm"
+	T[suspended]=$(now)
 	dmsetup message hm-src 0 handover || die "handover: $(dmsetup status hm-src)"
 	T[handover]=$(now)
 	dmsetup load vm --table "0 $sectors linear /dev/mapper/hm-dst 0" && dmsetup resume vm ||
@@ -319,6 +320,7 @@ mirror_run() {
 		T[ready]=$(now)
 		T[pause]=$(now)
 		dmsetup suspend vm || die "suspend vm"
+		T[suspended]=$(now)
 		[ "$forced" = false ] || python3 "$here/qmp.py" "$W/qmp.sock" wait-ready 300 > /dev/null ||
 			die "the mirror job is not ready with the VM paused"
 		python3 "$here/qmp.py" "$W/qmp.sock" cancel || die "block-job-cancel"
@@ -459,6 +461,16 @@ synced_src() {
 	snap "$1"
 	[ "${F[5]}" = 0 ] && [ "${F[19]}" = 0 ] && [ "${F[9]}" = connected ]
 }
+# miss_probe <name>: 4 KiB random reads on r-dst, one at a time, each over
+# its own part of the disk (missing chunks: the prefetch goes in order).
+miss_probe() {
+	local off=0
+	[ "$1" = full ] && off=$((miss_mib / 2))
+	fio --name=misses --filename=/dev/mapper/r-dst --rw=randread --bs=4k --direct=1 \
+		--ioengine=psync --time_based --runtime=$((before + after)) \
+		--offset=$((off + miss_mib / 4))M --size=$((miss_mib / 4))M \
+		--output-format=json --output="$W/misses.json" > /dev/null || die "fio misses ($1)"
+}
 # Read misses on the destination while the prefetch fills the link: a disk
 # of random data, handed over with everything missing (policy postcopy),
 # then 4 KiB random reads all over it.
@@ -473,14 +485,19 @@ scale_misses() {
 	in_dst dmsetup message r-dst 0 listen "$DST_IP:7500" "$KEY" || die "listen"
 	in_src dmsetup message r-src 0 connect "$DST_IP:7500" "$KEY" || die "connect"
 	wait_until 60 is_ready r-src || die "r-src not ready"
+	# First with the prefetch held back (1 KiB/s), then at full speed.
+	dmsetup message r-src 0 set bandwidth 1 || die "set bandwidth"
 	dmsetup message r-src 0 handover || die "handover"
-	fio --name=misses --filename=/dev/mapper/r-dst --rw=randread --bs=4k --direct=1 \
-		--ioengine=psync --time_based --runtime=$((before + after)) \
-		--output-format=json --output="$W/misses.json" > /dev/null || die "fio misses"
+	local idle full
+	miss_probe idle
+	idle=$(python3 "$here/migrate.py" fio-read "$W/misses.json")
+	dmsetup message r-src 0 set bandwidth 0 || die "set bandwidth"
+	miss_probe full
+	full=$(python3 "$here/migrate.py" fio-read "$W/misses.json")
 	snap r-dst
-	printf '{"kind": "scale-misses", "link": "%s", "link_mbit": %s, "rtt_ms": %s, "chunk_bytes": %d, "disk_bytes": %d, "pulls": %d, "pull_avg_us": %d, "missing_after": %d, "fio": %s}\n' \
+	printf '{"kind": "scale-misses", "link": "%s", "link_mbit": %s, "rtt_ms": %s, "chunk_bytes": %d, "disk_bytes": %d, "pulls": %d, "pull_avg_us": %d, "missing_after": %d, "fio_prefetch_idle": %s, "fio": %s}\n' \
 		"$link" "$link_mbit" "$link_rtt" $((chunk * 512)) $((miss_mib << 20)) "${F[29]}" "${F[30]}" "${F[5]}" \
-		"$(python3 "$here/migrate.py" fio-read "$W/misses.json")" > "$results/runs/$link-misses.json"
+		"$idle" "$full" > "$results/runs/$link-misses.json"
 	log "misses: $(python3 "$here/migrate.py" line "$results/runs/$link-misses.json")"
 	dmsetup remove r-src; dmsetup remove r-dst
 	losetup -d "$sl" "$dl"
@@ -488,34 +505,47 @@ scale_misses() {
 }
 
 # ---- The runs ----
-log "kernel $kver, $(nproc) vCPUs, MemAvailable $(mem_mib MemAvailable) MiB; parts: $parts; links: $links"
-for link in $links; do
-	shape "$link"
-	if [[ " $parts " == *" matrix "* ]]; then
-		for wl in $workloads; do
-			[ "$baseline" = 1 ] && hm_run "$link" none "$wl"
-			for p in $policies; do
-				hm_run "$link" "$p" "$wl"
-			done
+# Each part runs in a subshell: one that fails (die) is reported, and the
+# parts after it and the results so far are kept.
+failed=
+part() {	# part <name> <command...>
+	( "$@" ) && return
+	failed+="$1 "
+	log "part $1 failed: $(cat "$results/FAILED" 2>/dev/null)"
+	rm -f "$results/FAILED"
+	kill "$(cat "$W/qsd-src.pid" 2>/dev/null)" "$(cat "$W/qsd-dst.pid" 2>/dev/null)" 2>/dev/null
+	nbd-client -d /dev/nbd0 > /dev/null 2>&1
+	dmsetup remove_all --force > /dev/null 2>&1
+	losetup -D
+	rm -f "$W"/*.img
+}
+matrix() {
+	local wl p
+	for wl in $workloads; do
+		[ "$baseline" = 1 ] && hm_run "$link" none "$wl"
+		for p in $policies; do
+			hm_run "$link" "$p" "$wl"
 		done
-	fi
-	if [[ " $parts " == *" mirror "* ]] && command -v qemu-storage-daemon > /dev/null &&
-	   command -v nbd-client > /dev/null; then
-		for wl in $mirror_workloads; do
-			[ "$baseline" = 1 ] && mirror_run "$link" none "$wl"
-			for m in $mirror_modes; do
-				mirror_run "$link" "$m" "$wl"
-			done
+	done
+}
+mirror() {
+	local wl m
+	command -v qemu-storage-daemon > /dev/null && command -v nbd-client > /dev/null || return 0
+	for wl in $mirror_workloads; do
+		[ "$baseline" = 1 ] && mirror_run "$link" none "$wl"
+		for m in $mirror_modes; do
+			mirror_run "$link" "$m" "$wl"
 		done
-	fi
-	if [[ " $parts " == *" multi "* ]]; then
-		for n in 1 4 8; do
-			multi_run "$link" "$n"
-		done
-	fi
-	[[ " $parts " == *" scale "* ]] && scale_misses "$link"
-done
-if [[ " $parts " == *" scale "* ]]; then
+	done
+}
+multi() {
+	local n
+	for n in 1 4 8; do
+		multi_run "$link" "$n"
+	done
+}
+scale() {
+	local s c
 	shape none
 	for s in $scale_sizes; do
 		scale_handover "$s"
@@ -523,13 +553,22 @@ if [[ " $parts " == *" scale "* ]]; then
 	for c in $chunk_sizes; do
 		scale_chunk "$c"
 	done
-fi
+}
+log "kernel $kver, $(nproc) vCPUs, MemAvailable $(mem_mib MemAvailable) MiB; parts: $parts; links: $links"
+for link in $links; do
+	shape "$link"
+	for x in matrix mirror multi; do
+		[[ " $parts " == *" $x "* ]] && part "$link-$x" $x
+	done
+	[[ " $parts " == *" scale "* ]] && part "$link-misses" scale_misses "$link"
+done
+[[ " $parts " == *" scale "* ]] && part scale scale
 
 bench_kernel_log "$W/kernel-bad.txt"
 python3 "$here/migrate.py" collect "$results/runs" --kernel "$kver" \
 	--mode "$([ "$quick" = 1 ] && echo quick || echo full)" --cpus "$(nproc)" \
 	--mem-mib "$(mem_mib MemTotal)" --kernel-log "$W/kernel-bad.txt" \
-	--guest-seconds "$(elapsed "$t_start" "$(now)")" \
+	--guest-seconds "$(elapsed "$t_start" "$(now)")" --failed "$failed" \
 	--profile "disk_mib=$disk_mib foot_mib=$foot_mib before_s=$before after_s=$after chunk_sectors=$chunk multi_mib=$multi_mib miss_mib=$miss_mib" \
 	> "$results/migrate.json.tmp" || die "collecting the results failed"
 mv "$results/migrate.json.tmp" "$results/migrate.json"

@@ -105,6 +105,9 @@ def run(a):
         doc["migration_s"] = round(d["complete"] - d["connect"], 3)
         doc["push_s"] = round(d["pause"] - d["connect"], 3)
         doc["downtime_ms"] = round((d["resume"] - d["pause"]) * 1000, 1)
+        if "suspended" in d:  # suspend vm / handover (or cancel the mirror) / vm onto the destination
+            doc["downtime_split_ms"] = [round((d[b] - d[a]) * 1000) for a, b in
+                                        (("pause", "suspended"), ("suspended", "handover"), ("handover", "resume"))]
         doc["postcopy_s"] = round(d["complete"] - d["resume"], 3)
         doc["ideal_s"] = round(doc["must_move_bytes"] / link_bps, 3)
         doc["time_vs_ideal"] = round(doc["migration_s"] / doc["ideal_s"], 3)
@@ -173,6 +176,7 @@ def collect(a):
            "profile": dict(kv.split("=") for kv in a.profile.split()),
            "machine": {"cpus": a.cpus, "mem_mib": a.mem_mib, "accel": "tcg"},
            "guest_seconds": float(a.guest_seconds), "kernel_log_problems": problems,
+           "failed_parts": a.failed.split(),
            "runs": runs}
     json.dump(doc, sys.stdout, indent=1)
     print()
@@ -288,11 +292,14 @@ def report(a):
                     continue
                 dst = r.get("dst", {})
                 w(f"| {wl} | {LABEL[pol]} | {r['migration_s']:.1f} | {r['time_vs_ideal']:.2f}x | {r['push_s']:.1f}"
-                  f"{' (forced)' if r.get('forced_pause') else ''} | {r['postcopy_s']:.1f} | {r['downtime_ms']:.0f} | "
+                  f"{' (forced)' if r.get('forced_pause') else ''} | {r['postcopy_s']:.1f} | {r['downtime_ms']:.0f}"
+                  f"{' (' + '+'.join(map(str, r['downtime_split_ms'])) + ')' if 'downtime_split_ms' in r else ''} | "
                   f"{r['wire_bytes'] / MIB:.1f} | {r['traffic_vs_must_move']:.2f} | {r['traffic_vs_disk']:.3f} | "
                   f"{dst.get('pulls', '-')} | {fmt(dst.get('pull_avg_us', 0) / 1000 if dst else None, '.1f')} |")
         w(f"\nIdeal time: the footprint ({int(p['foot_mib'])} MiB) over the link's rate. Downtime: from the "
-          "pause to the VM's resume on the destination, as the VM sees it (suspend, handover, reload, resume).\n")
+          "pause to the VM's resume on the destination, as the VM sees it, in parts: suspending `vm` (waiting "
+          "for its I/O in flight) + `handover` (for the mirror: cancelling the job) + reloading `vm` onto the "
+          "destination and resuming it; each part includes starting a `dmsetup` process under TCG.\n")
         w(f"### The workload during the migration, {l} link\n")
         w("Throughput and latency of the workload in each phase, against its no-migration baseline "
           "on the same stack (the *before* window, or a baseline run when the profile has one). "
@@ -307,7 +314,7 @@ def report(a):
                 b = baseline_of(runs, r)
                 ph = r["phases"]
                 stall = max((ph[k]["max_ms"] or 0) for k in ("push", "handover", "postcopy", "after") if k in ph)
-                w(f"| {wl} | {LABEL[pol]} | {fmt(b['iops'], '.0f')} | {fmt(b['p50_ms'], '.2f')} / {fmt(b['p99_ms'], '.1f')} | "
+                w(f"| {wl} | {LABEL[pol]} | {fmt(b['iops'], '.0f')} | {fmt(b['p50_ms'], '.2f')} / {fmt(b['p99_ms'], '.2f')} | "
                   + " | ".join(fmt(ratio(ph[k]["mib_s"], b["mib_s"])) if k in ph else "-"
                                for k in ("push", "postcopy", "after"))
                   + f" | {fmt(ph['push']['p99_ms'], '.1f')} | {fmt(ph.get('postcopy', {}).get('p99_ms'), '.1f')} | {stall:.0f} |")
@@ -320,7 +327,10 @@ def report(a):
                   f"reads all over it while the source prefetches at link speed: p50 {r['fio']['p50_ms']:.1f} ms, "
                   f"p99 {r['fio']['p99_ms']:.1f} ms ({r['fio']['ios']} reads, {r['pulls']} pulls, mean pull "
                   f"{r['pull_avg_us'] / 1000:.1f} ms). Target: p99 <= 2 x (RTT + chunk transfer) = {target:.1f} ms: "
-                  f"**{ratio(r['fio']['p99_ms'], target):.2f}x the target**.\n")
+                  f"**{ratio(r['fio']['p99_ms'], target):.2f}x the target**."
+                  + (f" The same reads with the prefetch held back (1 KiB/s): p50 {r['fio_prefetch_idle']['p50_ms']:.1f} ms, "
+                     f"p99 {r['fio_prefetch_idle']['p99_ms']:.1f} ms ({ratio(r['fio_prefetch_idle']['p99_ms'], target):.2f}x the target)."
+                     if r.get("fio_prefetch_idle") else "") + "\n")
     plots = make_plots(by, links, wls, runs, a.plots)
     multi = [r for r in runs if r["kind"] == "multi"]
     if multi:
@@ -367,6 +377,10 @@ def report(a):
         w("## Plots\n")
         for name, title in plots:
             w(f"![{title}]({rel}/{name})\n")
+    if doc.get("failed_parts"):
+        w("## Parts that failed\n")
+        w("These parts of the run failed (see the guest's console log); their figures are missing: "
+          + ", ".join(doc["failed_parts"]) + "\n")
     if doc.get("kernel_log_problems"):
         w("## Kernel log problems during the run\n")
         w("```\n" + "\n".join(doc["kernel_log_problems"][:20]) + "\n```\n")
@@ -431,16 +445,20 @@ def make_plots(by, links, wls, runs, outdir):
     pols = [p for p in POLICIES if any((l, p, wl) in by for l in links for wl in wls)]
 
     def bars(name, title, ylabel, value, link):
+        val = {(p, wl): value(by[(link, p, wl)]) if (link, p, wl) in by else None
+               for p in pols for wl in wls}
+        cols = [p for p in pols if any(val[(p, wl)] is not None for wl in wls)]
+        if not cols:
+            return
         dat = os.path.join(tmp, name + ".dat")
         with open(dat, "w") as f:
-            f.write("workload " + " ".join(f'"{LABEL[p]}"' for p in pols) + "\n")
+            f.write("workload " + " ".join(f'"{LABEL[p]}"' for p in cols) + "\n")
             for wl in wls:
-                f.write(wl + " " + " ".join(fmt(value(by[(link, p, wl)]) if (link, p, wl) in by else None, ".4f", "NaN")
-                                            for p in pols) + "\n")
+                f.write(wl + " " + " ".join(fmt(val[(p, wl)], ".4f", "NaN") for p in cols) + "\n")
         script.extend([f"set output '{os.path.join(outdir, name)}'", f"set title '{title}'",
                        f"set ylabel '{ylabel}'", "set logscale y" if "log" in ylabel else "unset logscale y",
                        "plot " + ", ".join(f"'{dat}' using {i + 2}:xtic(1) title columnheader"
-                                           for i in range(len(pols)))])
+                                           for i in range(len(cols)))])
         made.append((name, title))
 
     for l in links:
@@ -494,9 +512,11 @@ def make_plots(by, links, wls, runs, outdir):
     gp = os.path.join(tmp, "plots.gp")
     with open(gp, "w") as f:
         f.write("\n".join(script) + "\n")
-    subprocess.run(["gnuplot", gp], check=True)
+    done = subprocess.run(["gnuplot", gp])
     shutil.rmtree(tmp)
-    return made
+    if done.returncode != 0:
+        print("migrate.py: gnuplot failed: some plots are missing", file=sys.stderr)
+    return [(n, t) for n, t in made if os.path.exists(os.path.join(outdir, n))]
 
 
 def main():
@@ -517,7 +537,7 @@ def main():
         print(line(args[0]))
     elif cmd == "collect":
         p.add_argument("dir")
-        for opt in ("--kernel", "--mode", "--kernel-log", "--guest-seconds", "--profile"):
+        for opt in ("--kernel", "--mode", "--kernel-log", "--guest-seconds", "--profile", "--failed"):
             p.add_argument(opt, default="")
         p.add_argument("--cpus", type=int, default=0)
         p.add_argument("--mem-mib", type=int, default=0)
