@@ -509,7 +509,7 @@ scale_misses() {
 # parts after it and the results so far are kept.
 failed=
 part() {	# part <name> <command...>
-	( "$@" ) && return
+	( "${@:2}" ) && return
 	failed+="$1 "
 	log "part $1 failed: $(cat "$results/FAILED" 2>/dev/null)"
 	rm -f "$results/FAILED"
@@ -519,24 +519,23 @@ part() {	# part <name> <command...>
 	losetup -D
 	rm -f "$W"/*.img
 }
-matrix() {
-	local wl p
-	for wl in $workloads; do
-		[ "$baseline" = 1 ] && hm_run "$link" none "$wl"
-		for p in $policies; do
-			hm_run "$link" "$p" "$wl"
+# each <runner> <workloads> <variants>: per workload, the baseline (with
+# --baseline), then each variant (policy or copy mode).
+each() {
+	local runner=$1 wl v
+	for wl in $2; do
+		[ "$baseline" = 1 ] && $runner "$link" none "$wl"
+		for v in $3; do
+			$runner "$link" "$v" "$wl"
 		done
 	done
 }
+matrix() {
+	each hm_run "$workloads" "$policies"
+}
 mirror() {
-	local wl m
 	command -v qemu-storage-daemon > /dev/null && command -v nbd-client > /dev/null || return 0
-	for wl in $mirror_workloads; do
-		[ "$baseline" = 1 ] && mirror_run "$link" none "$wl"
-		for m in $mirror_modes; do
-			mirror_run "$link" "$m" "$wl"
-		done
-	done
+	each mirror_run "$mirror_workloads" "$mirror_modes"
 }
 multi() {
 	local n

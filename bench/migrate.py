@@ -210,8 +210,12 @@ def baseline_of(runs, r):
     return r["phases"]["before"]
 
 
-def key(r):
-    return r["policy"] if r["peer"] == "hybridmig" else r["policy"]
+def rows(by, link, wls):
+    """(workload, method, run) of one link, in table order."""
+    for wl in wls:
+        for pol in POLICIES:
+            if (link, pol, wl) in by:
+                yield wl, pol, by[(link, pol, wl)]
 
 
 def report(a):
@@ -224,7 +228,7 @@ def report(a):
     for r in mig:
         if r["workload"] not in wls:
             wls.append(r["workload"])
-    by = {(r["link"], key(r), r["workload"]): r for r in mig}
+    by = {(r["link"], r["policy"], r["workload"]): r for r in mig}
     os.makedirs(a.plots, exist_ok=True)
     rel = os.path.relpath(a.plots, os.path.dirname(a.md) or ".")
     out = []
@@ -285,17 +289,13 @@ def report(a):
         w(f"## Migration matrix, {l} link\n")
         w("| workload | method | time (s) | vs ideal | push (s) | post-copy (s) | downtime (ms) | wire (MiB) | wire / must move | wire / disk | pulls | pull avg (ms) |")
         w("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for wl in wls:
-            for pol in POLICIES:
-                r = by.get((l, pol, wl))
-                if not r:
-                    continue
-                dst = r.get("dst", {})
-                w(f"| {wl} | {LABEL[pol]} | {r['migration_s']:.1f} | {r['time_vs_ideal']:.2f}x | {r['push_s']:.1f}"
-                  f"{' (forced)' if r.get('forced_pause') else ''} | {r['postcopy_s']:.1f} | {r['downtime_ms']:.0f}"
-                  f"{' (' + '+'.join(map(str, r['downtime_split_ms'])) + ')' if 'downtime_split_ms' in r else ''} | "
-                  f"{r['wire_bytes'] / MIB:.1f} | {r['traffic_vs_must_move']:.2f} | {r['traffic_vs_disk']:.3f} | "
-                  f"{dst.get('pulls', '-')} | {fmt(dst.get('pull_avg_us', 0) / 1000 if dst else None, '.1f')} |")
+        for wl, pol, r in rows(by, l, wls):
+            dst = r.get("dst", {})
+            w(f"| {wl} | {LABEL[pol]} | {r['migration_s']:.1f} | {r['time_vs_ideal']:.2f}x | {r['push_s']:.1f}"
+              f"{' (forced)' if r.get('forced_pause') else ''} | {r['postcopy_s']:.1f} | {r['downtime_ms']:.0f}"
+              f"{' (' + '+'.join(map(str, r['downtime_split_ms'])) + ')' if 'downtime_split_ms' in r else ''} | "
+              f"{r['wire_bytes'] / MIB:.1f} | {r['traffic_vs_must_move']:.2f} | {r['traffic_vs_disk']:.3f} | "
+              f"{dst.get('pulls', '-')} | {fmt(dst.get('pull_avg_us', 0) / 1000 if dst else None, '.1f')} |")
         w(f"\nIdeal time: the footprint ({int(p['foot_mib'])} MiB) over the link's rate. Downtime: from the "
           "pause to the VM's resume on the destination, as the VM sees it, in parts: suspending `vm` (waiting "
           "for its I/O in flight) + `handover` (for the mirror: cancelling the job) + reloading `vm` onto the "
@@ -306,18 +306,14 @@ def report(a):
           "Throughput is relative (1.00 = baseline); latency in ms (p50 / p99).\n")
         w("| workload | method | baseline IOPS | baseline p50/p99 | push | post-copy | after | p99 push | p99 post-copy | max stall (ms) |")
         w("|---|---|---|---|---|---|---|---|---|---|")
-        for wl in wls:
-            for pol in POLICIES:
-                r = by.get((l, pol, wl))
-                if not r:
-                    continue
-                b = baseline_of(runs, r)
-                ph = r["phases"]
-                stall = max((ph[k]["max_ms"] or 0) for k in ("push", "handover", "postcopy", "after") if k in ph)
-                w(f"| {wl} | {LABEL[pol]} | {fmt(b['iops'], '.0f')} | {fmt(b['p50_ms'], '.2f')} / {fmt(b['p99_ms'], '.2f')} | "
-                  + " | ".join(fmt(ratio(ph[k]["mib_s"], b["mib_s"])) if k in ph else "-"
-                               for k in ("push", "postcopy", "after"))
-                  + f" | {fmt(ph['push']['p99_ms'], '.1f')} | {fmt(ph.get('postcopy', {}).get('p99_ms'), '.1f')} | {stall:.0f} |")
+        for wl, pol, r in rows(by, l, wls):
+            b = baseline_of(runs, r)
+            ph = r["phases"]
+            stall = max((ph[k]["max_ms"] or 0) for k in ("push", "handover", "postcopy", "after") if k in ph)
+            w(f"| {wl} | {LABEL[pol]} | {fmt(b['iops'], '.0f')} | {fmt(b['p50_ms'], '.2f')} / {fmt(b['p99_ms'], '.2f')} | "
+              + " | ".join(fmt(ratio(ph[k]["mib_s"], b["mib_s"])) if k in ph else "-"
+                           for k in ("push", "postcopy", "after"))
+              + f" | {fmt(ph['push']['p99_ms'], '.1f')} | {fmt(ph.get('postcopy', {}).get('p99_ms'), '.1f')} | {stall:.0f} |")
         w("")
         for r in runs:
             if r["kind"] == "scale-misses" and r["link"] == l:
