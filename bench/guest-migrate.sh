@@ -403,19 +403,30 @@ vmalloc_bytes() {
 slab_kib() {
 	awk '/^Slab:/ { print $2 }' /proc/meminfo
 }
-# Handover of a disk of <size> (sparse, nothing pushed: policy postcopy,
-# every chunk missing) and the kernel memory of both devices.
+# scale_handover <size> <all|few>: handover of a sparse disk of <size>, with
+# nothing pushed (policy postcopy): "all": every chunk missing (no shared
+# base image: the largest map); "few": a shared base image (start_clean)
+# and 16 chunks written since, spread over the disk. Also the kernel memory
+# of both devices.
 scale_handover() {
-	local size=$1 sl dl sectors v0 s0 v1 s1 t0 t1 total
+	local size=$1 kind=$2 sl dl sectors v0 s0 v1 s1 t0 t1 total opts i
 	new_disk "$W/s-src.img" "$size"
 	new_disk "$W/s-dst.img" "$size"
 	sl=$(losetup --show -f "$W/s-src.img") && dl=$(losetup --show -f "$W/s-dst.img") || die "losetup"
 	sectors=$(blockdev --getsz "$sl")
+	opts="4 policy postcopy bandwidth 1"
+	[ "$kind" = few ] && opts="5 start_clean policy postcopy bandwidth 1"
 	v0=$(vmalloc_bytes) s0=$(slab_kib)
-	dmsetup create s-src --table "0 $sectors hybridmig source $sl - $chunk 4 policy postcopy bandwidth 1" ||
+	dmsetup create s-src --table "0 $sectors hybridmig source $sl - $chunk $opts" ||
 		die "create s-src $size"
 	dmsetup create s-dst --table "0 $sectors hybridmig dest $dl - $chunk" || die "create s-dst $size"
 	v1=$(vmalloc_bytes) s1=$(slab_kib)
+	if [ "$kind" = few ]; then
+		for i in $(seq 0 15); do
+			dd if="$W/foot.bin" of=/dev/mapper/s-src bs=64k count=1 oflag=direct status=none \
+				seek=$((sectors / 128 / 16 * i)) || die "write to s-src"
+		done
+	fi
 	in_dst dmsetup message s-dst 0 listen "$DST_IP:7300" "$KEY" || die "listen"
 	in_src dmsetup message s-src 0 connect "$DST_IP:7300" "$KEY" || die "connect"
 	wait_until 60 is_ready s-src || die "s-src $size not ready"
@@ -428,8 +439,8 @@ scale_handover() {
 	snap s-dst
 	printf '{"kind": "scale-handover", "disk_bytes": %d, "chunks": %d, "missing": %d, "src_handover_us": %d, "dst_handover_us": %d, "message_s": %s, "vmalloc_bytes": %d, "slab_bytes": %d}\n' \
 		"$(blockdev --getsize64 "$sl")" "$total" "${F[5]}" "$src_us" "${F[28]}" "$(elapsed "$t0" "$t1")" \
-		$((v1 - v0)) $(((s1 - s0) * 1024)) > "$results/runs/scale-handover-$size.json"
-	log "scale $size: $(python3 "$here/migrate.py" line "$results/runs/scale-handover-$size.json")"
+		$((v1 - v0)) $(((s1 - s0) * 1024)) > "$results/runs/scale-handover-$kind-$size.json"
+	log "scale $size, $kind missing: $(python3 "$here/migrate.py" line "$results/runs/scale-handover-$kind-$size.json")"
 	dmsetup remove s-src && dmsetup remove s-dst || die "remove"
 	losetup -d "$sl" "$dl"
 	rm -f "$W"/s-*.img
@@ -461,21 +472,22 @@ synced_src() {
 	snap "$1"
 	[ "${F[5]}" = 0 ] && [ "${F[19]}" = 0 ] && [ "${F[9]}" = connected ]
 }
-# miss_probe <name>: 4 KiB random reads on r-dst, one at a time, each over
-# its own part of the disk (missing chunks: the prefetch goes in order).
+# miss_probe <quarter>: 4 KiB random reads on r-dst, one at a time, over
+# one quarter of the disk (1..3: chunks still missing, mostly, since the
+# prefetch goes in chunk order); their figures as JSON.
 miss_probe() {
-	local off=0
-	[ "$1" = full ] && off=$((miss_mib / 2))
 	fio --name=misses --filename=/dev/mapper/r-dst --rw=randread --bs=4k --direct=1 \
 		--ioengine=psync --time_based --runtime=$((before + after)) \
-		--offset=$((off + miss_mib / 4))M --size=$((miss_mib / 4))M \
+		--offset=$(($1 * miss_mib / 4))M --size=$((miss_mib / 4))M \
 		--output-format=json --output="$W/misses.json" > /dev/null || die "fio misses ($1)"
+	python3 "$here/migrate.py" fio-read "$W/misses.json"
 }
 # Read misses on the destination while the prefetch fills the link: a disk
 # of random data, handed over with everything missing (policy postcopy),
-# then 4 KiB random reads all over it.
+# then 4 KiB random reads: with the prefetch held back (1 KiB/s), paced at
+# 3/4 of the link, then at full speed.
 scale_misses() {
-	local link=$1 sl dl sectors
+	local link=$1 sl dl sectors idle paced full
 	new_disk "$W/r-src.img" "${miss_mib}M" "$miss_mib"
 	new_disk "$W/r-dst.img" "${miss_mib}M"
 	sl=$(losetup --show -f "$W/r-src.img") && dl=$(losetup --show -f "$W/r-dst.img") || die "losetup"
@@ -485,19 +497,18 @@ scale_misses() {
 	in_dst dmsetup message r-dst 0 listen "$DST_IP:7500" "$KEY" || die "listen"
 	in_src dmsetup message r-src 0 connect "$DST_IP:7500" "$KEY" || die "connect"
 	wait_until 60 is_ready r-src || die "r-src not ready"
-	# First with the prefetch held back (1 KiB/s), then at full speed.
 	dmsetup message r-src 0 set bandwidth 1 || die "set bandwidth"
 	dmsetup message r-src 0 handover || die "handover"
-	local idle full
-	miss_probe idle
-	idle=$(python3 "$here/migrate.py" fio-read "$W/misses.json")
+	idle=$(miss_probe 1)
+	dmsetup message r-src 0 set bandwidth \
+		"$(awk -v r="$link_mbit" 'BEGIN { printf "%d", r * 1e6 / 8 / 1024 * 0.75 }')" || die "set bandwidth"
+	paced=$(miss_probe 2)
 	dmsetup message r-src 0 set bandwidth 0 || die "set bandwidth"
-	miss_probe full
-	full=$(python3 "$here/migrate.py" fio-read "$W/misses.json")
+	full=$(miss_probe 3)
 	snap r-dst
-	printf '{"kind": "scale-misses", "link": "%s", "link_mbit": %s, "rtt_ms": %s, "chunk_bytes": %d, "disk_bytes": %d, "pulls": %d, "pull_avg_us": %d, "missing_after": %d, "fio_prefetch_idle": %s, "fio": %s}\n' \
+	printf '{"kind": "scale-misses", "link": "%s", "link_mbit": %s, "rtt_ms": %s, "chunk_bytes": %d, "disk_bytes": %d, "pulls": %d, "pull_avg_us": %d, "missing_after": %d, "fio_prefetch_idle": %s, "fio_prefetch_paced": %s, "fio": %s}\n' \
 		"$link" "$link_mbit" "$link_rtt" $((chunk * 512)) $((miss_mib << 20)) "${F[29]}" "${F[30]}" "${F[5]}" \
-		"$idle" "$full" > "$results/runs/$link-misses.json"
+		"$idle" "$paced" "$full" > "$results/runs/$link-misses.json"
 	log "misses: $(python3 "$here/migrate.py" line "$results/runs/$link-misses.json")"
 	dmsetup remove r-src; dmsetup remove r-dst
 	losetup -d "$sl" "$dl"
@@ -547,7 +558,8 @@ scale() {
 	local s c
 	shape none
 	for s in $scale_sizes; do
-		scale_handover "$s"
+		scale_handover "$s" all
+		scale_handover "$s" few
 	done
 	for c in $chunk_sizes; do
 		scale_chunk "$c"

@@ -40,6 +40,7 @@ PHASES = (("before", "start", "connect"), ("push", "connect", "pause"),
           ("handover", "pause", "resume"), ("postcopy", "resume", "complete"),
           ("after", "complete", "end"), ("baseline", "start", "end"),
           ("migration", "connect", "complete"))
+WORKLOADS = ("idle", "light", "hotspot", "mixed", "seqwrite", "fsync")
 POLICIES = ("hybrid", "precopy", "postcopy", "background", "write-blocking")
 LABEL = {"hybrid": "hybrid", "precopy": "precopy", "postcopy": "postcopy",
          "background": "QEMU mirror (background)", "write-blocking": "QEMU mirror (write-blocking)"}
@@ -224,10 +225,8 @@ def report(a):
     runs = doc["runs"]
     mig = [r for r in runs if r["kind"] == "migration"]
     links = sorted({r["link"] for r in mig}, key=lambda l: ["lan", "wan"].index(l) if l in ("lan", "wan") else 9)
-    wls = []
-    for r in mig:
-        if r["workload"] not in wls:
-            wls.append(r["workload"])
+    wls = sorted({r["workload"] for r in mig},
+                 key=lambda wl: (WORKLOADS.index(wl) if wl in WORKLOADS else 99, wl))
     by = {(r["link"], r["policy"], r["workload"]): r for r in mig}
     os.makedirs(a.plots, exist_ok=True)
     rel = os.path.relpath(a.plots, os.path.dirname(a.md) or ".")
@@ -324,9 +323,11 @@ def report(a):
                   f"p99 {r['fio']['p99_ms']:.1f} ms ({r['fio']['ios']} reads, {r['pulls']} pulls, mean pull "
                   f"{r['pull_avg_us'] / 1000:.1f} ms). Target: p99 <= 2 x (RTT + chunk transfer) = {target:.1f} ms: "
                   f"**{ratio(r['fio']['p99_ms'], target):.2f}x the target**."
-                  + (f" The same reads with the prefetch held back (1 KiB/s): p50 {r['fio_prefetch_idle']['p50_ms']:.1f} ms, "
-                     f"p99 {r['fio_prefetch_idle']['p99_ms']:.1f} ms ({ratio(r['fio_prefetch_idle']['p99_ms'], target):.2f}x the target)."
-                     if r.get("fio_prefetch_idle") else "") + "\n")
+                  + "".join(f" The same reads with the prefetch {what}: p50 {r[k]['p50_ms']:.1f} ms, p99 "
+                            f"{r[k]['p99_ms']:.1f} ms ({ratio(r[k]['p99_ms'], target):.2f}x the target)."
+                            for k, what in (("fio_prefetch_idle", "held back (1 KiB/s)"),
+                                            ("fio_prefetch_paced", "paced at 3/4 of the link's rate"))
+                            if k in r) + "\n")
     plots = make_plots(by, links, wls, runs, a.plots)
     multi = [r for r in runs if r["kind"] == "multi"]
     if multi:
@@ -343,17 +344,18 @@ def report(a):
             w(f"| {r['link']} | {r['n']} | {f['makespan_s']:.1f} | {f['aggregate_mib_s']:.2f} | {f['utilization']:.2f} | "
               f"{f['jain']:.3f} | {' '.join(format(x['seconds'], '.1f') for x in r['migrations'])} |")
         w("")
-    sh = sorted((r for r in runs if r["kind"] == "scale-handover"), key=lambda r: r["disk_bytes"])
+    sh = sorted((r for r in runs if r["kind"] == "scale-handover"), key=lambda r: (r["disk_bytes"], -r["missing"]))
     if sh:
         w("## Scale: handover and kernel memory vs. disk size\n")
-        w("Sparse disks, 64 KiB chunks, policy postcopy with nothing pushed: every chunk is missing at "
-          "handover (the largest map). Unshaped link. Kernel memory: vmalloc and slab growth when "
+        w("Sparse disks, 64 KiB chunks, policy postcopy with nothing pushed, unshaped link; either every "
+          "chunk missing at handover (no shared base image: the largest map) or 16 (a shared base image, "
+          "`start_clean`, and 16 chunks written since). Kernel memory: vmalloc and slab growth when "
           "both devices (source and destination) were created.\n")
-        w("| disk | chunks | source handover (ms) | destination switch (ms) | `handover` message (ms) | kernel memory, both devices (KiB) | documented (KiB) |")
-        w("|---|---|---|---|---|---|---|")
+        w("| disk | chunks | missing | source handover (ms) | destination switch (ms) | `handover` message (ms) | kernel memory, both devices (KiB) | documented (KiB) |")
+        w("|---|---|---|---|---|---|---|---|")
         for r in sh:
             doc_kib = 2 * (r["chunks"] * 5 / 8) / 1024
-            w(f"| {human(r['disk_bytes'])} | {r['chunks']} | {r['src_handover_us'] / 1000:.1f} | "
+            w(f"| {human(r['disk_bytes'])} | {r['chunks']} | {r['missing']} | {r['src_handover_us'] / 1000:.1f} | "
               f"{r['dst_handover_us'] / 1000:.2f} | {float(r['message_s']) * 1000:.0f} | "
               f"{(r['vmalloc_bytes'] + r['slab_bytes']) / 1024:.0f} | {doc_kib:.0f} |")
         w("\nDocumented: 5 bits per chunk per device (Documentation/hybridmig.rst, Memory use). "
@@ -481,17 +483,22 @@ def make_plots(by, links, wls, runs, outdir):
     sh = sorted((r for r in runs if r["kind"] == "scale-handover"), key=lambda r: r["disk_bytes"])
     if sh:
         dat = os.path.join(tmp, "scale.dat")
-        with open(dat, "w") as f:
+        few = os.path.join(tmp, "scale-few.dat")
+        with open(dat, "w") as f, open(few, "w") as g:
             for r in sh:
-                f.write(f"{r['disk_bytes'] / (1 << 30)} {r['src_handover_us'] / 1000} "
-                        f"{(r['vmalloc_bytes'] + r['slab_bytes']) / MIB}\n")
-        script.extend(["set style data linespoints", "set logscale x 2",
+                (f if r["missing"] == r["chunks"] else g).write(
+                    f"{r['disk_bytes'] / (1 << 30)} {r['src_handover_us'] / 1000} "
+                    f"{(r['vmalloc_bytes'] + r['slab_bytes']) / MIB}\n")
+        script.extend(["set style data linespoints", "set logscale x 2", "set logscale y",
                        f"set output '{os.path.join(outdir, 'scale.png')}'",
-                       "set title 'Handover time and kernel memory vs. disk size (all chunks missing)'",
+                       "set title 'Handover time and kernel memory vs. disk size'",
                        "set xlabel 'disk size (GiB)'", "set ylabel 'handover, fence to ack (ms)'",
                        "set y2label 'kernel memory, both devices (MiB)'", "set y2tics", "set logscale y2",
-                       f"plot '{dat}' using 1:2 axes x1y1 title 'handover (ms)' lw 2, '' using 1:3 axes x1y2 title 'memory (MiB)' lw 2",
-                       "unset logscale x", "unset y2tics", "unset y2label", "unset logscale y2", "unset xlabel"])
+                       f"plot '{dat}' using 1:2 axes x1y1 title 'handover, all missing (ms)' lw 2, "
+                       f"'{few}' using 1:2 axes x1y1 title 'handover, 16 missing (ms)' lw 2, "
+                       f"'{dat}' using 1:3 axes x1y2 title 'memory (MiB)' lw 2",
+                       "unset logscale x", "unset logscale y", "unset y2tics", "unset y2label",
+                       "unset logscale y2", "unset xlabel"])
         made.append(("scale.png", "Handover and memory vs. disk size"))
     sc = sorted((r for r in runs if r["kind"] == "scale-chunk"), key=lambda r: r["chunk_bytes"])
     if sc:

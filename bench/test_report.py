@@ -105,7 +105,7 @@ def main():
               text[:400])
         check("report: matrix table", "| hotspot | QEMU mirror (background) |" in text)
         check("report: Jain's index", "| lan | 2 | 5.0 |" in text and "0.988" in text)
-        check("report: scale table", "| 1 GiB | 16384 | 9.0 |" in text)
+        check("report: scale table", "| 1 GiB | 16384 | 16384 | 9.0 |" in text)
         check("report: read-miss target", "2 x (RTT + chunk transfer) = 65.9 ms" in text, text[-1500:])
         if shutil.which("gnuplot"):
             pngs = os.listdir(os.path.join(tmp, "plots"))
