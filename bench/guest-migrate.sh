@@ -125,10 +125,43 @@ wire_bytes() {
 
 # The data: a random footprint at the start of a sparse disk image.
 head -c $((foot_mib << 20)) /dev/urandom > "$W/foot.bin"
-new_disk() {	# new_disk <image> <size> [random MiB]
+new_disk() {	# new_disk <image> <size> [random MiB | foot]
 	rm -f "$1"
 	truncate -s "$2" "$1" || die "truncate $1"
-	[ -n "${3:-}" ] && { head -c $(($3 << 20)) /dev/urandom | dd of="$1" conv=notrunc status=none; }
+	case "${3:-}" in
+	'') ;;
+	foot) dd if="$W/foot.bin" of="$1" conv=notrunc status=none ;;
+	*) head -c $(($3 << 20)) /dev/urandom | dd of="$1" conv=notrunc status=none ;;
+	esac
+}
+
+# pair <name> <size> <source opt args> [random MiB | foot] [chunk sectors]:
+# sparse images for a source and a destination (the source's start filled),
+# loop devices over them, and the targets <name>-src and <name>-dst.
+pair() {
+	local name=$1 size=$2 opts=$3 c=${5:-$chunk} sl dl
+	new_disk "$W/$name-src.img" "$size" "${4:-}"
+	new_disk "$W/$name-dst.img" "$size"
+	sl=$(losetup --show -f "$W/$name-src.img") && dl=$(losetup --show -f "$W/$name-dst.img") ||
+		die "losetup $name"
+	sectors=$(blockdev --getsz "$sl")
+	dmsetup create "$name-src" --table "0 $sectors hybridmig source $sl - $c${opts:+ $opts}" ||
+		die "create $name-src"
+	dmsetup create "$name-dst" --table "0 $sectors hybridmig dest $dl - $c" || die "create $name-dst"
+}
+# link_up <name> <port>: listen on the destination, connect the source.
+link_up() {
+	in_dst dmsetup message "$1-dst" 0 listen "$DST_IP:$2" "$KEY" || die "listen $1"
+	in_src dmsetup message "$1-src" 0 connect "$DST_IP:$2" "$KEY" || die "connect $1"
+}
+# unpair <name>: the two targets, their loop devices and images go.
+unpair() {
+	local side
+	dmsetup remove "$1-src" && dmsetup remove "$1-dst" || die "remove $1"
+	for side in src dst; do
+		losetup -d "$(losetup -n -O NAME -j "$W/$1-$side.img")"
+		rm -f "$W/$1-$side.img"
+	done
 }
 
 # wait_until <seconds> <command...>: poll until the command succeeds.
@@ -205,20 +238,13 @@ push_cap() {
 # With policy "none": the no-migration baseline on the same stack (the
 # source device with no link) for as long as a migration's windows.
 hm_run() {
-	local link=$1 policy=$2 wl=$3 tag=$1-$2-$3 s0 w0 opts=
+	local link=$1 policy=$2 wl=$3 tag=$1-$2-$3 s0 w0 opts= sectors
 	T=()
-	new_disk "$W/src.img" "${disk_mib}M"
-	dd if="$W/foot.bin" of="$W/src.img" conv=notrunc status=none
-	new_disk "$W/dst.img" "${disk_mib}M"
-	local sl dl sectors
-	sl=$(losetup --show -f "$W/src.img") && dl=$(losetup --show -f "$W/dst.img") || die "losetup"
-	sectors=$(blockdev --getsz "$sl")
 	# precopy: ready once at most 16 chunks (1 MiB) are left, as QEMU's
 	# mirror waits for (nearly) nothing left; the default is 128.
-	[ "$policy" = precopy ] && opts=" 4 policy precopy ready_chunks 16"
-	[ "$policy" = postcopy ] && opts=" 2 policy postcopy"
-	dmsetup create hm-src --table "0 $sectors hybridmig source $sl - $chunk$opts" || die "create hm-src"
-	dmsetup create hm-dst --table "0 $sectors hybridmig dest $dl - $chunk" || die "create hm-dst"
+	[ "$policy" = precopy ] && opts="4 policy precopy ready_chunks 16"
+	[ "$policy" = postcopy ] && opts="2 policy postcopy"
+	pair hm "${disk_mib}M" "$opts" foot
 	dmsetup create vm --table "0 $sectors linear /dev/mapper/hm-src 0" || die "create vm"
 	fio_start "$wl" "$tag"
 	T[start]=$(now)
@@ -228,14 +254,13 @@ hm_run() {
 		sleep $((2 * before))
 		T[end]=$(now)
 		fio_stop
-		dmsetup remove vm; dmsetup remove hm-src; dmsetup remove hm-dst
-		losetup -d "$sl" "$dl"
+		dmsetup remove vm
+		unpair hm
 		record "$tag" "$(common_meta "$link" "$wl"), \"peer\": \"hybridmig\", \"policy\": \"baseline\""
 		return
 	fi
 	w0=$(wire_bytes)
-	in_dst dmsetup message hm-dst 0 listen "$DST_IP:7000" "$KEY" || die "listen"
-	in_src dmsetup message hm-src 0 connect "$DST_IP:7000" "$KEY" || die "connect"
+	link_up hm 7000
 	# Push until ready, or pause anyway after 3x the ideal time + 8 s.
 	local forced=false
 	wait_until "$(push_cap)" is_ready hm-src || forced=true
@@ -262,8 +287,8 @@ hm_run() {
 	local src="${F[*]:1}"
 	snap hm-dst
 	local dst="${F[*]:1}"
-	dmsetup remove vm && dmsetup remove hm-src && dmsetup remove hm-dst || die "remove"
-	losetup -d "$sl" "$dl"
+	dmsetup remove vm || die "remove vm"
+	unpair hm
 	record "$tag" "$(common_meta "$link" "$wl"), \"peer\": \"hybridmig\", \"policy\": \"$policy\"," \
 		"\"forced_pause\": $forced, \"wire_bytes\": $((s0 - w0)), \"src_at_ready\": \"$at_ready\"," \
 		"\"src\": \"$src\", \"dst\": \"$dst\""
@@ -287,8 +312,7 @@ qsd_start() {	# qsd_start <netns> <name> <image> <args...>
 mirror_run() {
 	local link=$1 mode=$2 wl=$3 tag=$1-mirror-$2-$3 w0 s0 sectors dl
 	T=()
-	new_disk "$W/src.img" "${disk_mib}M"
-	dd if="$W/foot.bin" of="$W/src.img" conv=notrunc status=none
+	new_disk "$W/src.img" "${disk_mib}M" foot
 	new_disk "$W/dst.img" "${disk_mib}M"
 	qsd_start dst dst "$W/dst.img" \
 		--nbd-server "addr.type=inet,addr.host=$DST_IP,addr.port=10809" \
@@ -346,16 +370,10 @@ mirror_run() {
 
 # ---- N migrations at once over the one link ----
 multi_run() {
-	local link=$1 n=$2 i sl dl sectors t0 left w0
+	local link=$1 n=$2 i sectors t0 left w0
 	local -a done_at
 	for i in $(seq 1 "$n"); do
-		new_disk "$W/m$i-src.img" "$((4 * multi_mib))M" "$multi_mib"
-		new_disk "$W/m$i-dst.img" "$((4 * multi_mib))M"
-		sl=$(losetup --show -f "$W/m$i-src.img") && dl=$(losetup --show -f "$W/m$i-dst.img") ||
-			die "losetup"
-		sectors=$(blockdev --getsz "$sl")
-		dmsetup create "m$i-src" --table "0 $sectors hybridmig source $sl - $chunk" || die "create"
-		dmsetup create "m$i-dst" --table "0 $sectors hybridmig dest $dl - $chunk" || die "create"
+		pair "m$i" "$((4 * multi_mib))M" "" "$multi_mib"
 		in_dst dmsetup message "m$i-dst" 0 listen "$DST_IP:$((7100 + i))" "$KEY" || die "listen"
 	done
 	w0=$(wire_bytes)
@@ -386,10 +404,8 @@ multi_run() {
 	done
 	for i in $(seq 1 "$n"); do
 		wait_until 60 is_phase "m$i-dst" complete || die "m$i not complete"
-		dmsetup remove "m$i-src" && dmsetup remove "m$i-dst" || die "remove"
+		unpair "m$i"
 	done
-	losetup -D
-	rm -f "$W"/m*.img
 	printf '{"kind": "multi", "link": "%s", "link_mbit": %s, "rtt_ms": %s, "n": %d, "footprint_bytes": %d, "wire_bytes": %d, "migrations": [%s]}\n' \
 		"$link" "$link_mbit" "$link_rtt" "$n" $((multi_mib << 20)) "$wire" "${per%,}" \
 		> "$results/runs/$link-multi-$n.json"
@@ -409,17 +425,11 @@ slab_kib() {
 # and 16 chunks written since, spread over the disk. Also the kernel memory
 # of both devices.
 scale_handover() {
-	local size=$1 kind=$2 sl dl sectors v0 s0 v1 s1 t0 t1 total opts i
-	new_disk "$W/s-src.img" "$size"
-	new_disk "$W/s-dst.img" "$size"
-	sl=$(losetup --show -f "$W/s-src.img") && dl=$(losetup --show -f "$W/s-dst.img") || die "losetup"
-	sectors=$(blockdev --getsz "$sl")
+	local size=$1 kind=$2 sectors v0 s0 v1 s1 t0 t1 total opts i
 	opts="4 policy postcopy bandwidth 1"
 	[ "$kind" = few ] && opts="5 start_clean policy postcopy bandwidth 1"
 	v0=$(vmalloc_bytes) s0=$(slab_kib)
-	dmsetup create s-src --table "0 $sectors hybridmig source $sl - $chunk $opts" ||
-		die "create s-src $size"
-	dmsetup create s-dst --table "0 $sectors hybridmig dest $dl - $chunk" || die "create s-dst $size"
+	pair s "$size" "$opts"
 	v1=$(vmalloc_bytes) s1=$(slab_kib)
 	if [ "$kind" = few ]; then
 		for i in $(seq 0 15); do
@@ -427,8 +437,7 @@ scale_handover() {
 				seek=$((sectors / 128 / 16 * i)) || die "write to s-src"
 		done
 	fi
-	in_dst dmsetup message s-dst 0 listen "$DST_IP:7300" "$KEY" || die "listen"
-	in_src dmsetup message s-src 0 connect "$DST_IP:7300" "$KEY" || die "connect"
+	link_up s 7300
 	wait_until 60 is_ready s-src || die "s-src $size not ready"
 	total=$(field s-src 4)
 	t0=$(now)
@@ -438,35 +447,24 @@ scale_handover() {
 	local src_us=${F[28]}
 	snap s-dst
 	printf '{"kind": "scale-handover", "disk_bytes": %d, "chunks": %d, "missing": %d, "src_handover_us": %d, "dst_handover_us": %d, "message_s": %s, "vmalloc_bytes": %d, "slab_bytes": %d}\n' \
-		"$(blockdev --getsize64 "$sl")" "$total" "${F[5]}" "$src_us" "${F[28]}" "$(elapsed "$t0" "$t1")" \
+		$((sectors * 512)) "$total" "${F[5]}" "$src_us" "${F[28]}" "$(elapsed "$t0" "$t1")" \
 		$((v1 - v0)) $(((s1 - s0) * 1024)) > "$results/runs/scale-handover-$kind-$size.json"
 	log "scale $size, $kind missing: $(python3 "$here/migrate.py" line "$results/runs/scale-handover-$kind-$size.json")"
-	dmsetup remove s-src && dmsetup remove s-dst || die "remove"
-	losetup -d "$sl" "$dl"
-	rm -f "$W"/s-*.img
+	unpair s
 }
 # Push of the footprint, all dirty, at chunk size <sectors>, unshaped link.
 scale_chunk() {
-	local c=$1 sl dl sectors t0 t1
-	new_disk "$W/c-src.img" "$((2 * foot_mib))M"
-	dd if="$W/foot.bin" of="$W/c-src.img" conv=notrunc status=none
-	new_disk "$W/c-dst.img" "$((2 * foot_mib))M"
-	sl=$(losetup --show -f "$W/c-src.img") && dl=$(losetup --show -f "$W/c-dst.img") || die "losetup"
-	sectors=$(blockdev --getsz "$sl")
-	dmsetup create c-src --table "0 $sectors hybridmig source $sl - $c" || die "create c-src"
-	dmsetup create c-dst --table "0 $sectors hybridmig dest $dl - $c" || die "create c-dst"
-	in_dst dmsetup message c-dst 0 listen "$DST_IP:7400" "$KEY" || die "listen"
+	local c=$1 sectors t0 t1
+	pair c "$((2 * foot_mib))M" "" foot "$c"
 	t0=$(now)
-	in_src dmsetup message c-src 0 connect "$DST_IP:7400" "$KEY" || die "connect"
+	link_up c 7400
 	wait_until 300 synced_src c-src || die "chunk $c: not synced"
 	t1=$(now)
 	printf '{"kind": "scale-chunk", "chunk_bytes": %d, "seconds": %s, "data_bytes": %d, "tx_bytes": %d, "sent_chunks": %d}\n' \
 		$((c * 512)) "$(elapsed "$t0" "$t1")" "${F[23]}" "${F[13]}" "${F[20]}" \
 		> "$results/runs/scale-chunk-$c.json"
 	log "chunk $c: $(python3 "$here/migrate.py" line "$results/runs/scale-chunk-$c.json")"
-	dmsetup remove c-src && dmsetup remove c-dst || die "remove"
-	losetup -d "$sl" "$dl"
-	rm -f "$W"/c-*.img
+	unpair c
 }
 synced_src() {
 	snap "$1"
@@ -487,15 +485,9 @@ miss_probe() {
 # then 4 KiB random reads: with the prefetch held back (1 KiB/s), paced at
 # 3/4 of the link, then at full speed.
 scale_misses() {
-	local link=$1 sl dl sectors idle paced full
-	new_disk "$W/r-src.img" "${miss_mib}M" "$miss_mib"
-	new_disk "$W/r-dst.img" "${miss_mib}M"
-	sl=$(losetup --show -f "$W/r-src.img") && dl=$(losetup --show -f "$W/r-dst.img") || die "losetup"
-	sectors=$(blockdev --getsz "$sl")
-	dmsetup create r-src --table "0 $sectors hybridmig source $sl - $chunk 2 policy postcopy" || die "create"
-	dmsetup create r-dst --table "0 $sectors hybridmig dest $dl - $chunk" || die "create"
-	in_dst dmsetup message r-dst 0 listen "$DST_IP:7500" "$KEY" || die "listen"
-	in_src dmsetup message r-src 0 connect "$DST_IP:7500" "$KEY" || die "connect"
+	local link=$1 sectors idle paced full
+	pair r "${miss_mib}M" "2 policy postcopy" "$miss_mib"
+	link_up r 7500
 	wait_until 60 is_ready r-src || die "r-src not ready"
 	dmsetup message r-src 0 set bandwidth 1 || die "set bandwidth"
 	dmsetup message r-src 0 handover || die "handover"
@@ -510,9 +502,7 @@ scale_misses() {
 		"$link" "$link_mbit" "$link_rtt" $((chunk * 512)) $((miss_mib << 20)) "${F[29]}" "${F[30]}" "${F[5]}" \
 		"$idle" "$paced" "$full" > "$results/runs/$link-misses.json"
 	log "misses: $(python3 "$here/migrate.py" line "$results/runs/$link-misses.json")"
-	dmsetup remove r-src; dmsetup remove r-dst
-	losetup -d "$sl" "$dl"
-	rm -f "$W"/r-*.img
+	unpair r
 }
 
 # ---- The runs ----

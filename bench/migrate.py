@@ -256,13 +256,16 @@ def report(a):
     for l in links:
         r0 = next(r for r in mig if r["link"] == l)
         w(f"  - **{l}**: {r0['link_mbit']} Mbit/s, RTT {r0['rtt_ms']} ms.")
+    if "wan" not in links:
+        w("  - (The WAN profile, 1.6 Mbit/s and RTT 20 ms, is part of the full profile, "
+          "`bench/run-migrate --full`, not of this run.)")
     w("  The emulated push is bound by the HMAC-SHA256 of every frame at about 3.4 MiB/s "
       "(bench/README.md, push benchmarks), so \"LAN\" runs at the fastest rate the push sustains with "
       "a workload beside it, not at 1 Gbit/s, and \"WAN\" at a tenth of it, as 100 Mbit/s is to 1 Gbit/s.")
     w(f"- Each run: a {int(p['disk_mib'])} MiB disk (sparse) whose first {int(p['foot_mib'])} MiB "
       "(the footprint) hold random data; no shared base image, so every chunk starts dirty and the "
       "footprint is the data that must move (zero chunks cross as zero runs). The workload (fio, "
-      "`bench/workloads/*.fio`) works inside the footprint. 64 KiB chunks.")
+      "`bench/workloads/*.fio`) works in its working set, the first quarter of the footprint. 64 KiB chunks.")
     w("- The VM is one fio process writing to `/dev/mapper/vm`, a dm-linear device over the source. "
       f"Timeline: {p['before_s']} s *before* (no migration: the baseline window), connect, *push* until "
       "the source is ready (precopy: at most 16 chunks left, `ready_chunks 16`), *pause* (`dmsetup suspend vm`: "
@@ -421,6 +424,14 @@ def headline(by, links, wls, doc):
                        f"{', '.join(r['workload'] + ' ' + format(r['downtime_ms'], '.0f') for r in rs)}; "
                        f"fence to acknowledgement on the source: "
                        f"{', '.join(format(r['src']['handover_us'] / 1000, '.1f') for r in rs)} (target: <= 50 ms)")
+        for wl in ("hotspot", "mixed"):
+            rs = [(p, by[(l, p, wl)]) for p in POLICIES if (l, p, wl) in by and p != "postcopy"]
+            if rs:
+                out.append(f"[{l}] {wl} workload while the data is copied (push, or the mirror job), "
+                           "throughput / baseline and p99 latency: " + ", ".join(
+                               f"{LABEL[p]} {fmt(ratio(r['phases']['push']['mib_s'], r['phases']['before']['mib_s']))}"
+                               f" / {fmt(r['phases']['push']['p99_ms'], '.0f')} ms" for p, r in rs)
+                           + f" (baseline p99 {fmt(rs[0][1]['phases']['before']['p99_ms'], '.1f')} ms on hybridmig's stack)")
         for peer in ("background", "write-blocking"):
             pairs = [(by.get((l, "hybrid", wl)), by.get((l, peer, wl))) for wl in wls]
             pairs = [(x, y) for x, y in pairs if x and y]
