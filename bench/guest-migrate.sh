@@ -238,7 +238,7 @@ push_cap() {
 # With policy "none": the no-migration baseline on the same stack (the
 # source device with no link) for as long as a migration's windows.
 hm_run() {
-	local link=$1 policy=$2 wl=$3 tag=$1-$2-$3 s0 w0 opts= sectors
+	local link=$1 policy=$2 wl=$3 tag=$1-$2-$3 s0 w0 opts='' sectors
 	T=()
 	# precopy: ready once at most 16 chunks (1 MiB) are left, as QEMU's
 	# mirror waits for (nearly) nothing left; the default is 128.

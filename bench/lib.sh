@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
 #
 # Helpers shared by the benchmarks' guest scripts (guest-*.sh), which run
 # inside the benchmark VM chrooted into the build machine's root (see

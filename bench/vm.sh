@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
 #
 # Host-side helpers of the benchmark runners (bench/run, bench/run-push,
 # bench/run-migrate): pick the kernel, prepare a private VM directory, boot
