@@ -9,7 +9,8 @@
 #   make deps             install every Debian package the build, tests and demo need
 #   make check            everything CI runs: deps, builds, lint, unit and VM tests
 #   make demo             the main job: a demo migration in a VM, with a report
-#   make bench            benchmarks (bench/)
+#   make bench            migration benchmarks, quick profile (bench/run-migrate;
+#                         the other benchmarks: bench/run)
 #   make install          install the built module(s) (for KVERS, as above),
 #                         hybridmigctl, its man page, the udev rule and the
 #                         libvirt hook; DESTDIR and PREFIX (/usr/local) apply
@@ -88,7 +89,7 @@ demo:
 	$(SRC)/scripts/demo.sh
 
 bench:
-	$(SRC)/bench/run
+	$(SRC)/bench/run-migrate
 
 clean:
 	rm -rf "$(BUILD)"

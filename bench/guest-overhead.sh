@@ -45,12 +45,10 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export DM_DISABLE_UDEV=1
-export HOME=/tmp
-cd /tmp || exit 1
+BENCH_NAME=bench
+. "$(dirname "$0")/lib.sh"
+here=$bench_here
+repo=$bench_repo
 
 HM_KO=${ko:-$repo/build/$kver/dm-hybridmig.ko}
 CHUNK_SECTORS=$chunk
@@ -63,39 +61,11 @@ else
 fi
 rounds_log=$results/rounds.jsonl
 work=/tmp/hm-bench
-BAD_KERNEL_LOG='WARNING:|BUG:|Oops|KFENCE|general protection|blocked for more than|Call Trace|UBSAN|refcount_t:|list_add corruption|list_del corruption|kernel panic|RIP:'
-
-now() {
-	date +%s.%N
-}
-
-# elapsed <t0> <t1>: seconds between two now() stamps.
-elapsed() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'
-}
-
-t_start=$(now)
-
-log() {
-	echo "bench [$(elapsed "$t_start" "$(now)")s]: $*"
-}
-
-die() {
-	log "FAILED: $*"
-	echo "$*" > "$results/FAILED"
-	dmsetup remove_all --force >/dev/null 2>&1
-	exit 1
-}
 
 rm -f "$results/overhead.json" "$results/FAILED" "$rounds_log" "$results/queue-limits.txt"
 mkdir -p "$work"
 
-command -v fio >/dev/null || die "fio is not installed"
-command -v python3 >/dev/null || die "python3 is not available in the guest"
-echo 1 > /proc/sys/kernel/panic_on_oops
-modprobe dm-mod || die "modprobe dm-mod"
-insmod "$HM_KO" 2> "$work/insmod.err" || die "insmod $HM_KO: $(cat "$work/insmod.err")"
-dmesg -C
+bench_setup "$HM_KO" 0
 
 # The backing device, 1 GiB unless the guest's memory cannot hold it next to
 # everything else (it lives in RAM: tmpfs for loop, brd's own pages).
@@ -258,8 +228,7 @@ for wl in "${WORKLOADS[@]}"; do
 	done
 done
 
-dmesg > "$results/dmesg.txt"
-grep -E "$BAD_KERNEL_LOG" "$results/dmesg.txt" > "$work/kernel-bad.txt"
+bench_kernel_log "$work/kernel-bad.txt"
 
 case "$backing" in
 loop) losetup -d "$dev" ;;

@@ -62,12 +62,10 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export DM_DISABLE_UDEV=1
-export HOME=/tmp
-cd /tmp || exit 1
+BENCH_NAME=bench-push
+. "$(dirname "$0")/lib.sh"
+here=$bench_here
+repo=$bench_repo
 
 HM_KO=${ko:-$repo/build/$kver/dm-hybridmig.ko}
 if [ "$quick" = 1 ]; then
@@ -85,48 +83,9 @@ fio_ramp=1
 work=/tmp/hm-bench-push
 log_tp=$results/throughput.jsonl
 log_sd=$results/slowdown.jsonl
-BAD_KERNEL_LOG='WARNING:|BUG:|Oops|KFENCE|general protection|blocked for more than|Call Trace|UBSAN|refcount_t:|list_add corruption|list_del corruption|kernel panic|RIP:'
-SRC_IP=192.0.2.1
-DST_IP=192.0.2.2
 KEY=hybridmig:bench
 PORT=7100
 
-now() {
-	date +%s.%N
-}
-elapsed() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'
-}
-t_start=$(now)
-log() {
-	echo "bench-push [$(elapsed "$t_start" "$(now)")s]: $*"
-}
-die() {
-	log "FAILED: $*"
-	echo "$*" > "$results/FAILED"
-	dmsetup remove_all --force >/dev/null 2>&1
-	exit 1
-}
-in_src() {
-	ip netns exec src "$@"
-}
-in_dst() {
-	ip netns exec dst "$@"
-}
-
-# Status INFO field N (1-based) of a hybridmig device; snap reads all of
-# them at once into F (F[N] is field N).
-snap() {
-	local line
-	line=$(dmsetup status "$1") || die "dmsetup status $1"
-	read -ra F <<< "x $(echo "$line" | cut -d' ' -f4-)"
-}
-field() {
-	dmsetup status "$1" | awk -v n="$2" '{ print $(3 + n) }'
-}
-events() {
-	dmsetup info -c --noheadings -o events "$1" | tr -d ' '
-}
 # The guest's CPU time counters (jiffies): "busy total".
 cpu_ticks() {
 	awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
@@ -146,32 +105,8 @@ task_ticks() {
 rm -rf "$work" "$results/push.json" "$results/FAILED" "$log_tp" "$log_sd"
 mkdir -p "$work"
 
-command -v fio >/dev/null || die "fio is not installed"
-command -v python3 >/dev/null || die "python3 is not available in the guest"
-echo 1 > /proc/sys/kernel/panic_on_oops
-echo 30 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
-modprobe dm-mod || die "modprobe dm-mod"
-modprobe loop || die "modprobe loop"
-if [ "$ssse3" = 1 ]; then
-	modprobe sha256_ssse3 || die "modprobe sha256_ssse3"
-fi
-insmod "$HM_KO" 2> "$work/insmod.err" || die "insmod $HM_KO: $(cat "$work/insmod.err")"
-dmesg -C
-
-# ---- The two hosts ----
-ip link set lo up
-ip netns add src || die "ip netns add src"
-ip netns add dst || die "ip netns add dst"
-ip link add veth-s type veth peer name veth-d || die "veth"
-ip link set veth-s netns src
-ip link set veth-d netns dst
-ip -n src addr add $SRC_IP/24 dev veth-s
-ip -n dst addr add $DST_IP/24 dev veth-d
-for ns in src dst; do
-	ip -n $ns link set lo up
-done
-ip -n src link set veth-s up
-ip -n dst link set veth-d up
+bench_setup "$HM_KO" "$ssse3" loop
+bench_hosts
 link_desc="veth pair between network namespaces src and dst, unshaped"
 if [ -n "$shape" ]; then
 	# The push's data and raw TCP's both flow src -> dst: shape that way.
@@ -179,9 +114,6 @@ if [ -n "$shape" ]; then
 		die "tc tbf rate $shape"
 	link_desc="veth pair between network namespaces src and dst, src egress shaped by tbf rate $shape burst 256kb latency 50ms"
 fi
-secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-keyctl add logon "$KEY" "$secret" @u > /dev/null || die "keyctl add logon $KEY"
-keyctl link @u @s 2>/dev/null
 tcp_tool=iperf3
 command -v iperf3 >/dev/null || tcp_tool=python
 
@@ -445,8 +377,7 @@ losetup -d "$src_loop"
 crypto_driver=$(awk '/^name/ { n = $3 } /^driver/ && n == "hmac(sha256)" { print $3; exit }' /proc/crypto)
 crypto_driver="${crypto_driver:-unknown}; sha256 drivers: $(awk '/^name/ { n = $3 } /^driver/ && n == "sha256" { printf "%s ", $3 }' /proc/crypto); CPU: $(grep -m1 -ow -E 'sha_ni|avx2|ssse3' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 
-dmesg > "$results/dmesg.txt"
-grep -E "$BAD_KERNEL_LOG" "$results/dmesg.txt" > "$work/kernel-bad.txt"
+bench_kernel_log "$work/kernel-bad.txt"
 
 log "done measuring; building the report"
 python3 "$here/push.py" report --dir "$results" --kernel "$kver" \

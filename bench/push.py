@@ -305,9 +305,8 @@ def fmt(x, spec=".3f"):
     return "-" if x is None else format(x, spec)
 
 
-def finish(a):
-    with open(a.path) as f:
-        doc = json.load(f)
+def host_facts(doc, a):
+    """The host's side of a run (bench/vm.sh, bench_host_args) into doc."""
     samples = []
     if a.host_samples and os.path.exists(a.host_samples):
         with open(a.host_samples) as f:
@@ -321,6 +320,21 @@ def finish(a):
         "wall_s": float(a.wall), "guest_crashes_retried": int(a.retried),
         "fallback": a.fallback or None,
     }
+
+
+def add_host_args(p):
+    """The options that carry host_facts' input, and --out."""
+    for opt in ("--out", "--host-cpus", "--load-before", "--load-after", "--qemu",
+                "--module-md5", "--source", "--wall", "--host-samples", "--icount",
+                "--fallback"):
+        p.add_argument(opt, default="")
+    p.add_argument("--retried", default="0")
+
+
+def finish(a):
+    with open(a.path) as f:
+        doc = json.load(f)
+    host_facts(doc, a)
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:
         json.dump(doc, f, indent=2)
@@ -400,11 +414,7 @@ def main():
     elif cmd == "finish":
         p = argparse.ArgumentParser()
         p.add_argument("path")
-        for opt in ("--out", "--host-cpus", "--load-before", "--load-after", "--qemu",
-                    "--module-md5", "--source", "--wall", "--host-samples", "--icount",
-                    "--fallback"):
-            p.add_argument(opt, default="")
-        p.add_argument("--retried", default="0")
+        add_host_args(p)
         finish(p.parse_args(sys.argv[2:]))
     else:
         print(__doc__)

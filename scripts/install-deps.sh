@@ -17,6 +17,8 @@ PACKAGES=(
 	keyutils						# logon keys in tests
 	dkms groff-base bsdutils				# packaging tests (dkms, man, script)
 	iperf3							# raw TCP in the push benchmark
+	qemu-system-common nbd-client gnuplot-nox		# the migration benchmark:
+								# QEMU's mirror peer, plots
 )
 
 pkgs=()
