@@ -87,7 +87,7 @@ struct hm_md {
 	struct workqueue_struct *wq;
 	struct delayed_work commit_work;
 	struct work_struct defer_work;
-	spinlock_t defer_lock;
+	spinlock_t defer_lock;		/* guards deferred */
 	struct bio_list deferred;	/* flushes and FUA writes: after a commit */
 };
 
@@ -253,7 +253,7 @@ static void hm_md_fail(struct hm_md *md, const char *what, int r)
 	struct hm_dev *hd = md->hd;
 
 	if (!md->failed)
-		DMERR("%s: metadata %s failed (error %d): no further commits; the device fails flushes",
+		DMERR("%s: metadata %s failed (error %d): flushes fail from now on",
 		      dm_device_name(hd->md), what, r);
 	md->failed = true;
 	hm_dev_io_error(hd);
@@ -619,7 +619,7 @@ static int hm_md_read_sb(struct hm_md *md, struct hm_disk_sb *best,
 		return 0;
 	if (blank)
 		return 1;
-	*error = "Metadata device holds no valid hybridmig superblock (corrupt, or not ours: zero its first 8 KiB to start afresh)";
+	*error = "Metadata device holds no valid hybridmig superblock: zero its first 8 KiB";
 	return -EINVAL;
 }
 

@@ -481,7 +481,6 @@ void hm_dev_io_error(struct hm_dev *hd)
 		schedule_work(&hd->error_work);	/* from bio completion */
 }
 
-
 /* A phase change: wake those who wait for it, raise a dm event. */
 void hm_dev_set_phase(struct hm_dev *hd, enum hm_phase phase)
 {

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# suite: extra
 # timeout: 600
 # Hostile peers get nowhere: impostors that reflect our own challenge or
 # proof are refused; garbage, huge lengths, truncated headers and connection

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# suite: extra
 # timeout: 240
 # A destination of another length or chunk size is refused before any
 # data moves: the source reports peer_geometry_mismatch, the destination
