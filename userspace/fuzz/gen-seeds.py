@@ -156,8 +156,10 @@ def push_seeds(seeds):
             (hp.DATA, hp.pack_data(5, 1, rbytes(1024), flags=2))]),
         "bad-payload--server-zero-over-1mib": (False, 1, [
             (hp.DATA, hp.pack_data(0, 1025, zero=True))]),
-        "bad-payload--client-setup-ack-status-2": (True, 0, [
-            (hp.SETUP_ACK, hp.pack_setup_ack(2))]),
+        "bad-payload--client-setup-ack-status-3": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(3))]),
+        "end--client-setup-ack-migration": (True, 0, [
+            (hp.SETUP_ACK, hp.pack_setup_ack(hp.SETUP_MIGRATION))]),
         "bad-payload--client-setup-ack-phase-4": (True, 0, [
             (hp.SETUP_ACK, hp.pack_setup_ack(0, 4))]),
         "bad-payload--client-ack-status-3": (True, 1, [
