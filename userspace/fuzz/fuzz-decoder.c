@@ -61,7 +61,7 @@ static uint64_t get_be64(const uint8_t *p)
 static int model_check(const uint8_t *b, uint8_t lane, uint64_t seq)
 {
 	static const uint32_t min[] = {
-		0, 40, 72, 32, 4, 0, 8, 8, 16, 8, 16, 16,
+		0, 40, 72, 32, 4, 0, 8, 8, 32, 8, 16, 16,
 		8, 16, 16, 8, 8, 0, 0, 0,
 	};
 	uint8_t type = b[5];
