@@ -83,5 +83,9 @@ write_sectors /dev/mapper/hm-src $((500 * C + 3)) 9
 wait_for 30 field_gt hm-src 20 "$s_sent" ||
 	fail "the rewritten chunk was not pushed: $(hm_push_line hm-src)"
 wait_synced hm-src 30
-assert_eq $((s_sent + 1)) "$(hm_field hm-src 20)" "sent chunks after one more write"
+# Once, or twice if the pusher took the chunk while the write was in flight
+# (marked dirty again at its completion: invariant 2).
+sent=$(hm_field hm-src 20)
+[ "$sent" -ge $((s_sent + 1)) ] && [ "$sent" -le $((s_sent + 2)) ] ||
+	fail "sent chunks after one more write: expected $((s_sent + 1)) or $((s_sent + 2)), got $sent"
 compare_data "$HM_SRC_IMG" "$HM_DST_IMG" $C
