@@ -135,11 +135,28 @@ static int hm_md_rw(struct hm_md *md, struct page **pages, unsigned int nr,
 	return r;
 }
 
+/* Read or write bitmap blocks @first..@first+@nr-1, a bio at a time. */
+static int hm_md_rw_blocks(struct hm_md *md, unsigned long first,
+			   unsigned long nr, blk_opf_t opf)
+{
+	unsigned int n;
+	int r;
+
+	for (; nr; first += n, nr -= n) {
+		n = min_t(unsigned long, nr, BIO_MAX_VECS);
+		r = hm_md_rw(md, md->blocks + first, n,
+			     HM_MD_BITMAP_SECTOR + first * HM_MD_BLOCK_SECTORS,
+			     opf);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 /* Write the stale bitmap blocks, in runs of adjacent ones. */
 static int hm_md_write_stale(struct hm_md *md)
 {
 	unsigned long start, end = 0;
-	unsigned int nr;
 	int r;
 
 	for (;;) {
@@ -147,15 +164,11 @@ static int hm_md_write_stale(struct hm_md *md)
 		if (start >= md->nr_blocks)
 			return 0;
 		end = find_next_zero_bit(md->stale, md->nr_blocks, start);
-		for (; start < end; start += nr) {
-			nr = min_t(unsigned long, end - start, BIO_MAX_VECS);
-			r = hm_md_rw(md, md->blocks + start, nr,
-				     HM_MD_BITMAP_SECTOR + start * HM_MD_BLOCK_SECTORS,
-				     REQ_OP_WRITE | REQ_SYNC);
-			if (r)
-				return r;
-			bitmap_clear(md->stale, start, nr);
-		}
+		r = hm_md_rw_blocks(md, start, end - start,
+				    REQ_OP_WRITE | REQ_SYNC);
+		if (r)
+			return r;
+		bitmap_clear(md->stale, start, end - start);
 	}
 }
 
@@ -313,6 +326,18 @@ static const unsigned long *hm_md_live_bitmap(struct hm_md *md)
 	return md->disk_phase == HM_PHASE_TRACKING ? NULL : md->unacked;
 }
 
+/* Commit what changed, keeping the phase and flags on disk. */
+static int hm_md_sync(struct hm_md *md, unsigned int how)
+{
+	int r;
+
+	mutex_lock(&md->lock);
+	r = hm_md_write(md, hm_md_live_bitmap(md), md->disk_phase,
+			md->disk_flags, how);
+	mutex_unlock(&md->lock);
+	return r;
+}
+
 /* ---- Commits ---- */
 
 /*
@@ -323,15 +348,10 @@ static const unsigned long *hm_md_live_bitmap(struct hm_md *md)
 int hm_md_commit(struct hm_dev *hd)
 {
 	struct hm_md *md = hd->meta;
-	int r;
 
 	if (!md)
 		return blkdev_issue_flush(hd->data_bdev);
-	mutex_lock(&md->lock);
-	r = hm_md_write(md, hm_md_live_bitmap(md), md->disk_phase,
-			md->disk_flags, HM_MD_SYNC);
-	mutex_unlock(&md->lock);
-	return r;
+	return hm_md_sync(md, HM_MD_SYNC);
 }
 
 static void hm_md_commit_work(struct work_struct *work)
@@ -339,10 +359,7 @@ static void hm_md_commit_work(struct work_struct *work)
 	struct hm_md *md = container_of(to_delayed_work(work), struct hm_md,
 					commit_work);
 
-	mutex_lock(&md->lock);
-	hm_md_write(md, hm_md_live_bitmap(md), md->disk_phase, md->disk_flags,
-		    0);
-	mutex_unlock(&md->lock);
+	hm_md_sync(md, 0);
 	queue_delayed_work(md->wq, &md->commit_work, HM_MD_COMMIT_INTERVAL);
 }
 
@@ -445,11 +462,11 @@ void hm_md_suspend(struct hm_dev *hd)
 		hm_push_mark_inflight(hd, md->unacked);
 		hm_md_write(md, md->unacked, HM_PHASE_TRACKING, HM_SB_CLEAN,
 			    HM_MD_FULL);
-	} else {
-		hm_md_write(md, hm_md_live_bitmap(md), md->disk_phase,
-			    md->disk_flags, 0);
+		mutex_unlock(&md->lock);
+		return;
 	}
 	mutex_unlock(&md->lock);
+	hm_md_sync(md, 0);
 }
 
 /* Before writes resume: the clean bitmap is no longer exact. */
@@ -669,7 +686,6 @@ static int hm_md_load(struct hm_md *md, const struct hm_disk_sb *sb,
 	struct hm_dev *hd = md->hd;
 	struct hm_tracker *t = &hd->tracker;
 	u32 flags = le32_to_cpu(sb->flags);
-	unsigned long b;
 	int r;
 
 	md->generation = le64_to_cpu(sb->generation);
@@ -683,15 +699,10 @@ static int hm_md_load(struct hm_md *md, const struct hm_disk_sb *sb,
 	hd->fenced = flags & HM_SB_FENCED;
 
 	if (hm_md_bitmap_valid(hd->role, md->disk_phase, flags)) {
-		for (b = 0; b < md->nr_blocks; b += BIO_MAX_VECS) {
-			r = hm_md_rw(md, md->blocks + b,
-				     min_t(unsigned long, md->nr_blocks - b, BIO_MAX_VECS),
-				     HM_MD_BITMAP_SECTOR + b * HM_MD_BLOCK_SECTORS,
-				     REQ_OP_READ);
-			if (r) {
-				*error = "Cannot read the metadata bitmap";
-				return r;
-			}
+		r = hm_md_rw_blocks(md, 0, md->nr_blocks, REQ_OP_READ);
+		if (r) {
+			*error = "Cannot read the metadata bitmap";
+			return r;
 		}
 		hm_md_unpack(md, t->dirty);
 		if (md->unacked)
@@ -786,10 +797,7 @@ void hm_md_close(struct hm_dev *hd)
 	cancel_delayed_work_sync(&md->commit_work);
 	flush_workqueue(md->wq);
 	/* A source that tracks wrote its clean state at postsuspend. */
-	mutex_lock(&md->lock);
-	hm_md_write(md, hm_md_live_bitmap(md), md->disk_phase, md->disk_flags,
-		    0);
-	mutex_unlock(&md->lock);
+	hm_md_sync(md, 0);
 	hd->meta = NULL;
 	hm_md_free(md);
 }

@@ -28,6 +28,22 @@ create_src() {
 create_dst() {
 	dm_create hm-dst "0 $size hybridmig dest $b $bm $chunk"
 }
+# new_migration_in_postcopy <KiB/s>: both metadata devices blank, a new
+# pair handed over at once (policy postcopy), the prefetch at that pace;
+# sets src_id.
+new_migration_in_postcopy() {
+	dd if=/dev/zero of="$am" bs=8k count=1 oflag=direct status=none
+	dd if=/dev/zero of="$bm" bs=8k count=1 oflag=direct status=none
+	create_src 4 policy postcopy bandwidth "$1"
+	create_dst
+	src_id=$(hm_field hm-src 33)
+	must in_dst dmsetup message hm-dst 0 listen $DST_IP:7000 hybridmig:k
+	must in_src dmsetup message hm-src 0 connect $DST_IP:7000 hybridmig:k
+	wait_for 20 field_is hm-src 18 1 || fail "source not ready: $(dmsetup status hm-src)"
+	must dmsetup message hm-src 0 handover
+	wait_for 10 field_is hm-dst 2 postcopy || fail "destination phase: $(dmsetup status hm-dst)"
+}
+
 create_src 2 bandwidth 512
 create_dst
 src_id=$(hm_field hm-src 33)
@@ -60,17 +76,8 @@ must dmsetup remove hm-src
 must dmsetup remove hm-dst
 
 note "a source restarted after handover comes back fenced and serves"
-dd if=/dev/zero of="$am" bs=8k count=1 oflag=direct status=none
-dd if=/dev/zero of="$bm" bs=8k count=1 oflag=direct status=none
 dd if=/dev/urandom of="$a" bs=1M count=$mib oflag=direct status=none
-create_src 4 policy postcopy bandwidth 256
-create_dst
-src_id=$(hm_field hm-src 33)
-must in_dst dmsetup message hm-dst 0 listen $DST_IP:7000 hybridmig:k
-must in_src dmsetup message hm-src 0 connect $DST_IP:7000 hybridmig:k
-wait_for 20 field_is hm-src 18 1 || fail "source not ready: $(dmsetup status hm-src)"
-must dmsetup message hm-src 0 handover
-wait_for 10 field_is hm-dst 2 postcopy || fail "destination phase: $(dmsetup status hm-dst)"
+new_migration_in_postcopy 256
 must dmsetup remove hm-src
 create_src
 hm_snap hm-src
@@ -90,16 +97,7 @@ must dmsetup remove hm-src
 must dmsetup remove hm-dst
 
 note "override: unfence a source whose destination is gone"
-dd if=/dev/zero of="$am" bs=8k count=1 oflag=direct status=none
-dd if=/dev/zero of="$bm" bs=8k count=1 oflag=direct status=none
-create_src 4 policy postcopy bandwidth 64
-create_dst
-src_id=$(hm_field hm-src 33)
-must in_dst dmsetup message hm-dst 0 listen $DST_IP:7000 hybridmig:k
-must in_src dmsetup message hm-src 0 connect $DST_IP:7000 hybridmig:k
-wait_for 20 field_is hm-src 18 1 || fail "source not ready: $(dmsetup status hm-src)"
-must dmsetup message hm-src 0 handover
-wait_for 10 field_is hm-dst 2 postcopy || fail "destination phase: $(dmsetup status hm-dst)"
+new_migration_in_postcopy 64
 must dmsetup remove hm-dst		# the destination's host is gone
 dmsetup message hm-src 0 unfence i_know_the_destination_is_gone 2>/dev/null &&
 	fail "unfence accepted while connected"
