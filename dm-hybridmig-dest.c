@@ -58,6 +58,7 @@ struct hm_dest {
 	struct work_struct complete_work;
 	struct work_struct request_work;	/* auto_handover */
 	bool requested;			/* this session asked for handover */
+	u64 pull_generation;		/* of the set-up session; 0: none */
 	struct delayed_work expire_work;	/* fail held writes */
 	unsigned long *staging;		/* the handover map being received */
 	ktime_t map_start;
@@ -239,6 +240,14 @@ static void hm_dest_request_work(struct work_struct *work)
 	}
 }
 
+/* Fail a held write: our decision, not a device error (see hm_end_io). */
+static void hm_dest_refuse(struct bio *bio)
+{
+	hm_dest_bio(bio)->refused = true;
+	bio->bi_status = BLK_STS_IOERR;
+	bio_endio(bio);
+}
+
 /* Fail the writes held too long for a handover that did not come. */
 static void hm_dest_expire_work(struct work_struct *work)
 {
@@ -265,10 +274,8 @@ static void hm_dest_expire_work(struct work_struct *work)
 	if (!bio_list_empty(&expired))
 		DMERR_LIMIT("%s: writes failed: no handover within %u s",
 			    dm_device_name(d->hd->md), HM_HANDOVER_WAIT / HZ);
-	while ((bio = bio_list_pop(&expired))) {
-		bio->bi_status = BLK_STS_IOERR;
-		bio_endio(bio);
-	}
+	while ((bio = bio_list_pop(&expired)))
+		hm_dest_refuse(bio);
 }
 
 /* ---- Data from the source ---- */
@@ -322,31 +329,42 @@ void hm_dest_written(struct hm_dev *hd, unsigned long first, unsigned int nr,
 		__clear_bit(chunk, d->busy);
 	}
 	spin_unlock_irqrestore(&d->lock, flags);
+	if (ok)
+		hm_md_touch(hd, first, nr);
 	hm_dest_kick(d);
 	hm_dest_check_complete(hd);
 }
 
 /* ---- Pulls ---- */
 
+/*
+ * Send the queued PULLs, in the session that was set up only. A new
+ * session's control lane is up before its SETUP arrives: a PULL sent then
+ * would be asked again by hm_dest_link_up() and answered twice, or
+ * answered before the SETUP.
+ */
 static void hm_dest_pull_work(struct work_struct *work)
 {
 	struct hm_dest *d = container_of(work, struct hm_dest, pull_work);
 	struct hm_pull_req *pull;
 	struct hm_pull msg;
+	u64 generation;
 
 	for (;;) {
 		spin_lock_irq(&d->lock);
+		generation = d->pull_generation;
 		pull = list_first_entry_or_null(&d->pulls_queued,
 						struct hm_pull_req, list);
-		if (pull)
+		if (pull && generation)
 			list_move_tail(&pull->list, &d->pulls_sent);
 		spin_unlock_irq(&d->lock);
-		if (!pull)
+		if (!pull || !generation)
 			return;
 
 		pull->sent = ktime_get();
 		msg.chunk = cpu_to_be64(pull->chunk);
-		if (hm_link_send(d->hd, HM_FRAME_PULL, &msg, sizeof(msg))) {
+		if (hm_link_send_buf(d->hd, generation, HM_FRAME_PULL, &msg,
+				     sizeof(msg), NULL, 0, 0)) {
 			/* No link: ask again when it is back (hm_dest_link_up). */
 			spin_lock_irq(&d->lock);
 			list_move(&pull->list, &d->pulls_queued);
@@ -387,6 +405,7 @@ void hm_dest_link_up(struct hm_dev *hd)
 
 	spin_lock_irq(&d->lock);
 	list_splice_init(&d->pulls_sent, &d->pulls_queued);
+	d->pull_generation = hm_link_generation(hd);
 	WRITE_ONCE(d->requested, false);
 	if (READ_ONCE(hd->auto_handover) && !bio_list_empty(&d->held))
 		queue_work(d->wq, &d->request_work);
@@ -400,6 +419,9 @@ void hm_dest_link_down(struct hm_dev *hd)
 {
 	struct hm_dest *d = hd->dest;
 
+	spin_lock_irq(&d->lock);
+	d->pull_generation = 0;
+	spin_unlock_irq(&d->lock);
 	kvfree(d->staging);
 	d->staging = NULL;
 	d->next_mapped = 0;
@@ -407,13 +429,25 @@ void hm_dest_link_down(struct hm_dev *hd)
 
 /* ---- Handover ---- */
 
-/* Set bit @first + i of @bitmap for every bit i of @bytes (LSB first). */
+/*
+ * Set bit @first + i of @bitmap for every bit i of @bytes (LSB first); the
+ * bits from @first on are still clear. A word at a time where @first is on
+ * a word (our sources send it so; a 1 TiB disk has 2 MiB of bitmap), else
+ * a bit at a time. @bytes is ours, 8-byte aligned, and is converted in place.
+ */
 static void hm_bytes_to_bitmap(unsigned long *bitmap, unsigned long first,
-			       const u8 *bytes, unsigned int nbits)
+			       u8 *bytes, unsigned int nbits)
 {
-	unsigned int i;
+	unsigned int i = first % BITS_PER_LONG ? 0 : round_down(nbits, 64);
+	u64 *words = (u64 *)bytes;
+	unsigned int w;
 
-	for (i = 0; i < nbits; i++) {
+	if (i) {
+		for (w = 0; w < i / 64; w++)
+			le64_to_cpus(&words[w]);
+		bitmap_from_arr64(bitmap + BIT_WORD(first), words, i);
+	}
+	for (; i < nbits; i++) {
 		if (!(i % 8) && !bytes[i / 8]) {
 			i += 7;
 			continue;
@@ -565,10 +599,8 @@ int hm_dest_recv_abort(struct hm_dev *hd)
 	DMWARN("%s: the source aborted the migration", dm_device_name(hd->md));
 	hm_md_set_phase(hd, HM_PHASE_ABORTED);
 	hm_dev_set_phase(hd, HM_PHASE_ABORTED);
-	while ((bio = bio_list_pop(&held))) {
-		bio->bi_status = BLK_STS_IOERR;
-		bio_endio(bio);
-	}
+	while ((bio = bio_list_pop(&held)))
+		hm_dest_refuse(bio);
 	hm_dest_kick(d);	/* parked reads: refused now */
 	return 0;
 }

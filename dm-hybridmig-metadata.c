@@ -78,6 +78,7 @@ struct hm_md {
 	unsigned long nr_blocks;
 	struct page **blocks;		/* the bitmap as last written */
 	unsigned long *stale;		/* blocks the next write must write */
+	unsigned long *touched;		/* blocks whose live bits cleared since */
 	void *scratch;			/* one block, packed for comparison */
 	struct page *sb_page;
 
@@ -174,7 +175,8 @@ static int hm_md_write_stale(struct hm_md *md)
 
 /*
  * Pack @bitmap block by block, as it goes on disk, and note the blocks
- * that differ from what was written last (all of them if @full).
+ * that differ from what was written last. Only the blocks whose bits
+ * cleared since (hm_md_touch) can differ, unless @full: a new bitmap.
  */
 static bool hm_md_pack(struct hm_md *md, const unsigned long *bitmap,
 		       bool full)
@@ -186,6 +188,9 @@ static bool hm_md_pack(struct hm_md *md, const unsigned long *bitmap,
 	unsigned int i;
 
 	for (b = 0; b < md->nr_blocks; b++) {
+		/* Fully ordered: the bits cleared before the mark are seen. */
+		if (!test_and_clear_bit(b, md->touched) && !full)
+			continue;
 		first = b * HM_MD_BLOCK_BITS;
 		nbits = min(HM_MD_BLOCK_BITS, nr_chunks - first);
 		memset(md->scratch, 0, HM_MD_BLOCK_SIZE);
@@ -348,10 +353,15 @@ static int hm_md_sync(struct hm_md *md, unsigned int how)
 int hm_md_commit(struct hm_dev *hd)
 {
 	struct hm_md *md = hd->meta;
+	int r;
 
-	if (!md)
-		return blkdev_issue_flush(hd->data_bdev);
-	return hm_md_sync(md, HM_MD_SYNC);
+	if (md)
+		return hm_md_sync(md, HM_MD_SYNC);
+	/* Nothing to record: a failed flush fails the ACKs, tried again. */
+	r = blkdev_issue_flush(hd->data_bdev);
+	if (r)
+		hm_dev_io_error(hd);
+	return r;
 }
 
 static void hm_md_commit_work(struct work_struct *work)
@@ -415,6 +425,24 @@ int hm_md_fence(struct hm_dev *hd)
 	return r;
 }
 
+/*
+ * Bits @first..@first+@nr-1 of the live bitmap were cleared: the next
+ * commit looks at their blocks. After the bits change, never before. Any
+ * context.
+ */
+void hm_md_touch(struct hm_dev *hd, unsigned long first, unsigned int nr)
+{
+	struct hm_md *md = hd->meta;
+	unsigned long b;
+
+	if (!md || !nr)
+		return;
+	smp_mb__before_atomic();	/* pairs with hm_md_pack() */
+	for (b = first / HM_MD_BLOCK_BITS;
+	     b <= (first + nr - 1) / HM_MD_BLOCK_BITS; b++)
+		set_bit(b, md->touched);
+}
+
 /* Source: the destination acknowledged these chunks. */
 void hm_md_acked(struct hm_dev *hd, unsigned long first, unsigned int nr)
 {
@@ -425,6 +453,7 @@ void hm_md_acked(struct hm_dev *hd, unsigned long first, unsigned int nr)
 		return;
 	for (chunk = first; chunk < first + nr; chunk++)
 		clear_bit(chunk, md->unacked);
+	hm_md_touch(hd, first, nr);
 }
 
 /*
@@ -561,9 +590,11 @@ static int hm_md_alloc(struct hm_md *md, unsigned long nr_chunks)
 	md->nr_blocks = hm_md_blocks(nr_chunks);
 	md->blocks = kvcalloc(md->nr_blocks, sizeof(*md->blocks), GFP_KERNEL);
 	md->stale = bitmap_zalloc(md->nr_blocks, GFP_KERNEL);
+	md->touched = bitmap_zalloc(md->nr_blocks, GFP_KERNEL);
 	md->scratch = kmalloc(HM_MD_BLOCK_SIZE, GFP_KERNEL);
 	md->sb_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	if (!md->blocks || !md->stale || !md->scratch || !md->sb_page)
+	if (!md->blocks || !md->stale || !md->touched || !md->scratch ||
+	    !md->sb_page)
 		return -ENOMEM;
 	for (b = 0; b < md->nr_blocks; b++) {
 		md->blocks[b] = alloc_page(GFP_KERNEL | __GFP_ZERO);
@@ -596,6 +627,7 @@ static void hm_md_free(struct hm_md *md)
 		__free_page(md->sb_page);
 	kfree(md->scratch);
 	bitmap_free(md->stale);
+	bitmap_free(md->touched);
 	mutex_destroy(&md->lock);
 	kfree(md);
 }

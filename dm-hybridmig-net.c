@@ -7,9 +7,10 @@
  * The source is the client and connects both; the destination listens on
  * one address and accepts both. Each lane authenticates on its own with a
  * mutual HMAC-SHA256 challenge-response over a secret from the kernel
- * keyring, then MACs every frame with a per-direction session key and a
- * sequence number. Any violation closes the link; the source reconnects
- * with backoff and the destination goes back to listening.
+ * keyring, then seals every frame with AES-256-GCM under a per-direction
+ * session key, its sequence number the nonce. Any violation closes the
+ * link; the source reconnects with backoff and the destination goes back
+ * to listening.
  *
  * Threads: one supervisor per link (the client's connector, the server's
  * acceptor) and one receiver per connected lane. The wire format is in
@@ -17,6 +18,7 @@
  */
 #include "dm-hybridmig.h"
 
+#include <crypto/aead.h>
 #include <crypto/algapi.h>
 #include <crypto/hash.h>
 #include <keys/user-type.h>
@@ -30,6 +32,7 @@
 #include <linux/kthread.h>
 #include <linux/net.h>
 #include <linux/random.h>
+#include <linux/scatterlist.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/tcp.h>
@@ -55,14 +58,32 @@ enum hm_link_state {
 	HM_LINK_RETRYING,	/* source: waiting to reconnect after a failure */
 };
 
+/*
+ * One direction of a lane's session: the AEAD keyed for it, a request and
+ * a scatterlist for one frame at a time. Header and tag (and the payload's
+ * fixed part, when sending) live here, in memory a scatterlist may map.
+ */
+struct hm_aead {
+	struct crypto_aead *tfm;
+	struct aead_request *req;
+	struct crypto_wait wait;
+	unsigned int end;		/* the sg entry marked last */
+	u8 iv[HM_AEAD_IV_LEN];
+	struct hm_hdr hdr;		/* the associated data */
+	u8 head[64];			/* the payload's fixed part (sending) */
+	u8 tag[HM_TAG_LEN];
+	/* header, fixed part, one entry per page of data, tag */
+	struct scatterlist sg[HM_BUF_PAGES + 3];
+};
+
 /* One lane: a TCP connection with its own session keys and sequence. */
 struct hm_lane_conn {
 	struct hm_link *link;
 	u8 lane;
 	struct socket *sock;
 	struct task_struct *rx_thread;
-	struct crypto_shash *tx_mac;	/* keyed with this side's key */
-	struct crypto_shash *rx_mac;	/* keyed with the peer's key */
+	struct hm_aead *tx;		/* keyed with this side's key */
+	struct hm_aead *rx;		/* keyed with the peer's key */
 	struct mutex tx_lock;		/* frames go out whole and in order */
 	bool closing;			/* we are closing it: not a failure */
 	bool up;			/* authenticated and running: under tx_lock */
@@ -129,39 +150,6 @@ static int hm_hmac(struct crypto_shash *tfm, const struct hm_mac_part *parts,
 	return r;
 }
 
-/* The MAC of a frame: header, the payload's fixed part and its data. */
-static int hm_frame_mac(struct crypto_shash *tfm, const struct hm_hdr *hdr,
-			const void *head, unsigned int head_len,
-			struct hm_buf *buf, unsigned int offset,
-			unsigned int len, u8 *out)
-{
-	SHASH_DESC_ON_STACK(desc, tfm);
-	unsigned int bytes;
-	void *addr;
-	int r;
-
-	desc->tfm = tfm;
-	r = crypto_shash_init(desc);
-	if (!r)
-		r = crypto_shash_update(desc, (const u8 *)hdr, sizeof(*hdr));
-	if (!r && head_len)
-		r = crypto_shash_update(desc, head, head_len);
-	while (!r && len) {
-		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
-		addr = page_address(buf->pages[offset >> PAGE_SHIFT]) +
-		       offset_in_page(offset);
-		r = crypto_shash_update(desc, addr, bytes);
-		offset += bytes;
-		len -= bytes;
-		/* A megabyte of HMAC is long: let the VM's I/O threads run. */
-		cond_resched();
-	}
-	if (!r)
-		r = crypto_shash_final(desc, out);
-	shash_desc_zero(desc);
-	return r;
-}
-
 /* HMAC(K, label || lane || a || b): the proofs and the session keys. */
 static int hm_hmac_labelled(struct crypto_shash *tfm, const char *label,
 			    u8 lane, const u8 *a, const u8 *b, u8 *out)
@@ -189,6 +177,113 @@ static struct crypto_shash *hm_alloc_hmac(const u8 *key, unsigned int len)
 		return ERR_PTR(r);
 	}
 	return tfm;
+}
+
+/* ---- Frame protection: AES-256-GCM ---- */
+
+static void hm_aead_free(struct hm_aead *a)
+{
+	if (!a)
+		return;
+	aead_request_free(a->req);
+	if (a->tfm)
+		crypto_free_aead(a->tfm);
+	kfree_sensitive(a);
+}
+
+/*
+ * An AEAD for one direction of a lane, keyed with @key. Asynchronous
+ * drivers are allowed (mask 0): the x86 AES-GCM is one, a SIMD wrapper
+ * that runs the AES-NI code at once in process context and falls back to
+ * cryptd only where the FPU is not usable; the synchronous alternatives
+ * are generic code, many times slower. Each request is waited for.
+ */
+static struct hm_aead *hm_aead_alloc(const u8 *key)
+{
+	struct hm_aead *a;
+	int r;
+
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return ERR_PTR(-ENOMEM);
+	a->tfm = crypto_alloc_aead(HM_AEAD_ALG, 0, 0);
+	if (IS_ERR(a->tfm)) {
+		r = PTR_ERR(a->tfm);
+		a->tfm = NULL;
+		goto fail;
+	}
+	r = crypto_aead_setkey(a->tfm, key, HM_AEAD_KEY_LEN);
+	if (!r)
+		r = crypto_aead_setauthsize(a->tfm, HM_TAG_LEN);
+	if (r)
+		goto fail;
+	if (WARN_ON_ONCE(crypto_aead_ivsize(a->tfm) != HM_AEAD_IV_LEN)) {
+		r = -EINVAL;
+		goto fail;
+	}
+	a->req = aead_request_alloc(a->tfm, GFP_KERNEL);
+	if (!a->req) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	crypto_init_wait(&a->wait);
+	aead_request_set_callback(a->req, CRYPTO_TFM_REQ_MAY_SLEEP |
+				  CRYPTO_TFM_REQ_MAY_BACKLOG,
+				  crypto_req_done, &a->wait);
+	sg_init_table(a->sg, ARRAY_SIZE(a->sg));
+	a->end = ARRAY_SIZE(a->sg) - 1;
+	return a;
+fail:
+	hm_aead_free(a);
+	return ERR_PTR(r);
+}
+
+/*
+ * Describe a frame to seal or open in place: the header (associated
+ * data), the payload's fixed part @head, @len bytes of @buf from @offset,
+ * and the tag.
+ */
+static void hm_aead_map(struct hm_aead *a, void *head, unsigned int head_len,
+			struct hm_buf *buf, unsigned int offset,
+			unsigned int len)
+{
+	struct scatterlist *sg = a->sg;
+	unsigned int nr = 0, bytes;
+
+	sg_unmark_end(&sg[a->end]);
+	sg_set_buf(&sg[nr++], &a->hdr, sizeof(a->hdr));
+	if (head_len)
+		sg_set_buf(&sg[nr++], head, head_len);
+	for (; len; offset += bytes, len -= bytes) {
+		bytes = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(offset));
+		sg_set_page(&sg[nr++], buf->pages[offset >> PAGE_SHIFT], bytes,
+			    offset_in_page(offset));
+	}
+	sg_set_buf(&sg[nr], a->tag, sizeof(a->tag));
+	sg_mark_end(&sg[nr]);
+	a->end = nr;
+}
+
+/*
+ * Seal (@enc) or open the frame hm_aead_map() described, in place. The
+ * nonce is the frame's sequence number: a key serves one direction of one
+ * connection, whose numbers only go up. @len: the payload's length.
+ * Opening fails with -EBADMSG if the tag does not verify.
+ */
+static int hm_aead_crypt(struct hm_aead *a, u64 seq, unsigned int len,
+			 bool enc)
+{
+	__be64 nonce = cpu_to_be64(seq);
+	int r;
+
+	BUILD_BUG_ON(sizeof(a->iv) < sizeof(nonce));
+	memset(a->iv, 0, sizeof(a->iv) - sizeof(nonce));
+	memcpy(a->iv + sizeof(a->iv) - sizeof(nonce), &nonce, sizeof(nonce));
+	aead_request_set_ad(a->req, sizeof(a->hdr));
+	aead_request_set_crypt(a->req, a->sg, a->sg,
+			       len + (enc ? 0 : HM_TAG_LEN), a->iv);
+	r = enc ? crypto_aead_encrypt(a->req) : crypto_aead_decrypt(a->req);
+	return crypto_wait_req(r, &a->wait);
 }
 
 /* ---- Link state and errors ---- */
@@ -483,9 +578,10 @@ static int hm_send_pages(struct hm_lane_conn *lc, struct hm_buf *buf,
 
 /*
  * Send one frame on a lane: its header, the payload's fixed part @head and
- * @len bytes of @buf from @offset, and for session frames a MAC trailer
- * over all of it; only in session @generation, unless it is 0. Serialised
- * per lane by tx_lock.
+ * @len bytes of @buf from @offset; only in session @generation, unless it
+ * is 0. A session frame's payload goes sealed, followed by its tag: @buf's
+ * bytes are encrypted in place (no sender needs them afterwards: a push is
+ * read again before it is sent again). Serialised per lane by tx_lock.
  */
 static int hm_lane_send_frame(struct hm_link *link, struct hm_lane_conn *lc,
 			      u64 generation, u8 type, const void *head,
@@ -494,20 +590,22 @@ static int hm_lane_send_frame(struct hm_link *link, struct hm_lane_conn *lc,
 {
 	bool session = !hm_frame_is_handshake(type);
 	size_t total = sizeof(struct hm_hdr) + head_len + len +
-		       (session ? HM_MAC_LEN : 0);
-	u8 mac[HM_MAC_LEN];
+		       (session ? HM_TAG_LEN : 0);
+	struct hm_aead *a;
 	struct hm_hdr hdr;
 	struct kvec vec[3];
 	size_t nr = 0, vlen;
 	int r;
 
 	mutex_lock(&lc->tx_lock);
+	a = lc->tx;
 	/*
 	 * Session frames go only on a lane that is up: never into a handshake
 	 * (a sender that raced with a reconnect). WELCOME is the one session
 	 * frame of the handshake.
 	 */
-	if (!lc->sock || (session && type != HM_FRAME_WELCOME && !lc->up)) {
+	if (!lc->sock || (session && type != HM_FRAME_WELCOME && !lc->up) ||
+	    (session && !a)) {
 		r = -ENOTCONN;
 		goto out;
 	}
@@ -518,10 +616,25 @@ static int hm_lane_send_frame(struct hm_link *link, struct hm_lane_conn *lc,
 	}
 	hm_hdr_init(&hdr, type, lc->lane, head_len + len, lc->tx_seq);
 	if (session) {
-		r = hm_frame_mac(lc->tx_mac, &hdr, head, head_len, buf, offset,
-				 len, mac);
+		if (WARN_ON_ONCE(head_len > sizeof(a->head))) {
+			r = -EMSGSIZE;
+			goto out;
+		}
+		a->hdr = hdr;
+		memcpy(a->head, head, head_len);
+		head = a->head;
+		hm_aead_map(a, a->head, head_len, buf, offset, len);
+		r = hm_aead_crypt(a, lc->tx_seq, head_len + len, true);
 		if (r)
 			goto out;
+		/*
+		 * A megabyte is long: let the VM's I/O threads run. The x86
+		 * AES-GCM walks a frame page by page and, as the request may
+		 * sleep, yields between pages (skcipher_walk_done()); this
+		 * covers an implementation that does not.
+		 */
+		if (len > PAGE_SIZE)
+			cond_resched();
 	}
 
 	/* Small frames go out in one call; data pages between two. */
@@ -541,8 +654,8 @@ static int hm_lane_send_frame(struct hm_link *link, struct hm_lane_conn *lc,
 		vlen = 0;
 	}
 	if (session) {
-		vec[nr++] = (struct kvec){ mac, sizeof(mac) };
-		vlen += sizeof(mac);
+		vec[nr++] = (struct kvec){ a->tag, sizeof(a->tag) };
+		vlen += sizeof(a->tag);
 	}
 	if (!r && nr)
 		r = hm_send_kvec(lc->sock, vec, nr, vlen, false);
@@ -576,8 +689,8 @@ static int hm_lane_send(struct hm_link *link, struct hm_lane_conn *lc,
 static bool hm_frame_in_place(struct hm_lane_conn *lc, u8 type)
 {
 	if (!hm_frame_is_handshake(type))
-		return lc->rx_mac;
-	return !lc->rx_mac || (!lc->rx_thread && type == HM_FRAME_REJECT);
+		return lc->rx;
+	return !lc->rx || (!lc->rx_thread && type == HM_FRAME_REJECT);
 }
 
 /*
@@ -606,14 +719,15 @@ static void hm_lane_put_data(struct hm_link *link, struct hm_lane_conn *lc)
  * Receive one frame: the fixed part of its payload into lc->rx_buf, the
  * data of a DATA frame into lc->rx_data. The header is checked before the
  * payload is read, so a hostile length never sizes a read or an
- * allocation; data lands in a buffer of a bounded pool. Session frames
- * must carry a valid MAC. Returns the frame type, -EAGAIN if nothing
- * arrived before the I/O timeout, or a negative error.
+ * allocation; data lands in a buffer of a bounded pool. A session
+ * frame's payload is opened in place, and only if its tag verifies.
+ * Returns the frame type, -EAGAIN if nothing arrived before the I/O
+ * timeout, or a negative error.
  */
 static int hm_lane_recv(struct hm_link *link, struct hm_lane_conn *lc,
 			struct hm_hdr *hdr, unsigned long deadline)
 {
-	u8 mac[HM_MAC_LEN], want[HM_MAC_LEN];
+	struct hm_aead *a = lc->rx;
 	u32 len, head_len, data_len;
 	bool session;
 	int r;
@@ -653,12 +767,15 @@ static int hm_lane_recv(struct hm_link *link, struct hm_lane_conn *lc,
 	}
 
 	if (!r && session) {
-		r = hm_recv_all(lc->sock, mac, sizeof(mac), deadline);
-		if (!r)
-			r = hm_frame_mac(lc->rx_mac, hdr, lc->rx_buf, head_len,
-					 lc->rx_data, 0, data_len, want);
-		if (!r && crypto_memneq(mac, want, sizeof(mac)))
-			r = -EKEYREJECTED;
+		r = hm_recv_all(lc->sock, a->tag, sizeof(a->tag), deadline);
+		if (!r) {
+			a->hdr = *hdr;
+			hm_aead_map(a, lc->rx_buf, head_len, lc->rx_data, 0,
+				    data_len);
+			r = hm_aead_crypt(a, lc->rx_seq, len, false);
+			if (r == -EBADMSG)
+				r = -EKEYREJECTED;
+		}
 	}
 	if (r) {
 		hm_lane_put_data(link, lc);
@@ -667,7 +784,7 @@ static int hm_lane_recv(struct hm_link *link, struct hm_lane_conn *lc,
 
 	lc->rx_seq++;
 	lc->last_rx = jiffies;
-	atomic64_add(sizeof(*hdr) + len + (session ? HM_MAC_LEN : 0),
+	atomic64_add(sizeof(*hdr) + len + (session ? HM_TAG_LEN : 0),
 		     &link->rx_bytes);
 	atomic64_inc(&link->rx_frames);
 	return hdr->type;
@@ -688,9 +805,10 @@ static int hm_lane_set_keys(struct hm_link *link, struct hm_lane_conn *lc,
 			    const u8 *nc, const u8 *ns)
 {
 	u8 c2s[HM_MAC_LEN], s2c[HM_MAC_LEN];
-	struct crypto_shash *tx, *rx;
+	struct hm_aead *tx, *rx;
 	int r;
 
+	BUILD_BUG_ON(HM_AEAD_KEY_LEN > HM_MAC_LEN);
 	r = hm_hmac_labelled(link->auth, HM_LABEL_KEY_C2S, lc->lane, nc, ns, c2s);
 	if (!r)
 		r = hm_hmac_labelled(link->auth, HM_LABEL_KEY_S2C, lc->lane, nc, ns,
@@ -698,18 +816,18 @@ static int hm_lane_set_keys(struct hm_link *link, struct hm_lane_conn *lc,
 	if (r)
 		goto out;
 
-	tx = hm_alloc_hmac(link->server ? s2c : c2s, HM_MAC_LEN);
-	rx = hm_alloc_hmac(link->server ? c2s : s2c, HM_MAC_LEN);
+	tx = hm_aead_alloc(link->server ? s2c : c2s);
+	rx = hm_aead_alloc(link->server ? c2s : s2c);
 	if (IS_ERR(tx) || IS_ERR(rx)) {
 		r = IS_ERR(tx) ? PTR_ERR(tx) : PTR_ERR(rx);
 		if (!IS_ERR(tx))
-			crypto_free_shash(tx);
+			hm_aead_free(tx);
 		if (!IS_ERR(rx))
-			crypto_free_shash(rx);
+			hm_aead_free(rx);
 		goto out;
 	}
-	lc->tx_mac = tx;
-	lc->rx_mac = rx;
+	lc->tx = tx;
+	lc->rx = rx;
 out:
 	memzero_explicit(c2s, sizeof(c2s));
 	memzero_explicit(s2c, sizeof(s2c));
@@ -853,12 +971,10 @@ static int hm_handshake_server(struct hm_link *link, struct hm_lane_conn *lc)
 
 static void hm_lane_free_keys(struct hm_lane_conn *lc)
 {
-	if (lc->tx_mac)
-		crypto_free_shash(lc->tx_mac);
-	if (lc->rx_mac)
-		crypto_free_shash(lc->rx_mac);
-	lc->tx_mac = NULL;
-	lc->rx_mac = NULL;
+	hm_aead_free(lc->tx);
+	hm_aead_free(lc->rx);
+	lc->tx = NULL;
+	lc->rx = NULL;
 }
 
 /* Stop a lane's receiver, then close its socket. */
@@ -1113,7 +1229,7 @@ static int hm_client_connect(struct hm_link *link)
 	unsigned int i;
 	int r = 0;
 
-	link->generation++;
+	WRITE_ONCE(link->generation, link->generation + 1);
 	for (i = 0; i < HM_NR_LANES && !r; i++)
 		r = hm_client_connect_lane(link, &link->lanes[i]);
 	if (r)
@@ -1255,7 +1371,7 @@ static void hm_server_handshake(struct hm_link *link, struct socket *sock)
 	/* The source opens a session with lane 0: end any older one. */
 	if (hdr.lane == HM_LANE_CONTROL) {
 		hm_server_end_session(link);
-		link->generation++;
+		WRITE_ONCE(link->generation, link->generation + 1);
 		atomic_set(&link->broken, 0);
 		hm_link_set_state(link, HM_LINK_LISTENING);
 	}
@@ -1265,8 +1381,8 @@ static void hm_server_handshake(struct hm_link *link, struct socket *sock)
 	mutex_lock(&lc->tx_lock);
 	lc->tx_seq = probe->tx_seq;
 	lc->rx_seq = probe->rx_seq;
-	lc->tx_mac = probe->tx_mac;
-	lc->rx_mac = probe->rx_mac;
+	lc->tx = probe->tx;
+	lc->rx = probe->rx;
 	mutex_unlock(&lc->tx_lock);
 	if (hm_lane_start(link, lc)) {
 		hm_lane_close(lc);
@@ -1511,6 +1627,14 @@ int hm_link_send(struct hm_dev *hd, u8 type, const void *payload, u32 len)
 		return -ENOTCONN;
 	return hm_lane_send(link, &link->lanes[hm_frame_lane(type)], type,
 			    payload, len);
+}
+
+/* The session now on the lanes; a frame may be bound to it. */
+u64 hm_link_generation(struct hm_dev *hd)
+{
+	struct hm_link *link = READ_ONCE(hd->link);
+
+	return link ? READ_ONCE(link->generation) : 0;
 }
 
 /*

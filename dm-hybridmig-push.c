@@ -25,6 +25,7 @@
 #include <linux/device-mapper.h>
 #include <linux/ioprio.h>
 #include <linux/kthread.h>
+#include <linux/math64.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -42,6 +43,7 @@
 #define HM_NEAR_MISS_RUNS	4	/* runs prefetched after each */
 #define HM_PULL_BACKOFF		(HZ / 100 + 1)	/* bulk waits after a pull */
 #define HM_MAX_PULL_REQS	1024	/* queued pull requests */
+#define HM_IO_RETRY_DELAY	HZ	/* after a device error, before trying again */
 #define HM_HANDOVER_TIMEOUT	(30 * HZ)
 #define HM_ABORT_TIMEOUT	(5 * HZ)
 #define HM_PUSH_NICE		10
@@ -96,13 +98,14 @@ struct hm_pusher {
 	unsigned long next_decay;
 	unsigned int pace_kib;
 	u64 pace_next_ns;
+	unsigned long retry_at;		/* no new runs before (jiffies) */
 	u64 map_session;		/* the session the handover map went in */
 	unsigned long hot_cursor;	/* post-copy: hot chunks first */
 	bool hot_done;
 
 	/* Pulls: served one by one, ahead of any bulk data. */
 	struct workqueue_struct *pull_wq;
-	struct work_struct pull_work;
+	struct delayed_work pull_work;	/* delayed only to retry a failed read */
 	struct list_head pull_reqs;	/* under lock */
 	unsigned int nr_pull_reqs;
 	unsigned long last_pull;	/* jiffies */
@@ -182,6 +185,34 @@ static bool hm_chunk_pushable(struct hm_pusher *p, unsigned long chunk,
 	return true;
 }
 
+/* The bandwidth limit in KiB/s, 0 for none. */
+static unsigned int hm_push_limit(struct hm_pusher *p)
+{
+	/*
+	 * A handover waits for every push in flight to be acknowledged:
+	 * those go at link speed, the VM is paused meanwhile.
+	 */
+	if (READ_ONCE(p->hd->phase) == HM_PHASE_HANDOVER)
+		return 0;
+	return READ_ONCE(p->hd->bandwidth);
+}
+
+/*
+ * Under a bandwidth limit a run carries at most HM_PACE_CREDIT_NS worth
+ * of it (a chunk at least), so that the limit holds over short windows.
+ */
+static unsigned int hm_push_max_run(struct hm_pusher *p)
+{
+	unsigned int kib = hm_push_limit(p);
+	u64 chunks;
+
+	if (!kib)
+		return p->chunks_per_slot;
+	chunks = div_u64((u64)kib * 1024, NSEC_PER_SEC / HM_PACE_CREDIT_NS) >>
+		 (p->hd->chunk_shift + SECTOR_SHIFT);
+	return clamp_t(u64, chunks, 1, p->chunks_per_slot);
+}
+
 /* The first run of pushable chunks in [@from, @to). */
 static bool hm_push_scan(struct hm_pusher *p, unsigned long from,
 			 unsigned long to, bool hot_only, unsigned long *first,
@@ -189,6 +220,7 @@ static bool hm_push_scan(struct hm_pusher *p, unsigned long from,
 {
 	struct hm_tracker *t = &p->hd->tracker;
 	unsigned int defer_level = hm_push_defer_level(p);
+	unsigned int max_run = hm_push_max_run(p);
 	unsigned long chunk = from, scanned = 0;
 	unsigned int n;
 
@@ -201,7 +233,7 @@ static bool hm_push_scan(struct hm_pusher *p, unsigned long from,
 		if (!(++scanned % 4096))
 			cond_resched();
 	}
-	for (n = 1; n < p->chunks_per_slot && chunk + n < to; n++)
+	for (n = 1; n < max_run && chunk + n < to; n++)
 		if (!test_bit(chunk + n, t->dirty) ||
 		    !hm_chunk_pushable(p, chunk + n, defer_level, hot_only))
 			break;
@@ -292,6 +324,21 @@ static bool hm_push_find_prefetch(struct hm_pusher *p, unsigned long *first,
 
 /* ---- Reading a run ---- */
 
+/*
+ * A device error on either end (our read, or the destination's write):
+ * the chunks stay dirty and are tried again, but not in a tight loop
+ * against a device that keeps failing.
+ */
+static void hm_push_io_failed(struct hm_pusher *p)
+{
+	WRITE_ONCE(p->retry_at, jiffies + HM_IO_RETRY_DELAY);
+}
+
+static bool hm_push_retry_wait(struct hm_pusher *p)
+{
+	return time_before(jiffies, READ_ONCE(p->retry_at));
+}
+
 static void hm_push_read_done(struct bio *bio)
 {
 	struct hm_push_slot *slot = bio->bi_private;
@@ -300,6 +347,10 @@ static void hm_push_read_done(struct bio *bio)
 
 	slot->read_status = bio->bi_status;
 	bio_put(bio);
+	if (slot->read_status) {
+		hm_dev_io_error(p->hd);
+		hm_push_io_failed(p);
+	}
 	spin_lock_irqsave(&p->lock, flags);
 	slot->state = HM_SLOT_READ;
 	spin_unlock_irqrestore(&p->lock, flags);
@@ -328,6 +379,8 @@ static void hm_push_fill(struct hm_pusher *p)
 	unsigned long first, chunk;
 	unsigned int i, nr;
 
+	if (hm_push_retry_wait(p))
+		return;
 	for (i = 0; i < HM_PUSH_SLOTS; i++) {
 		slot = &p->slots[i];
 		if (READ_ONCE(slot->state) != HM_SLOT_FREE)
@@ -411,40 +464,46 @@ static void hm_push_find_zero_chunks(struct hm_pusher *p,
 }
 
 /*
+ * Apply the current limit to the wait still owed: the bytes owed at the
+ * old limit are owed at the new one, so that changing the limit (a reload,
+ * a message) never lets a burst through.
+ */
+static void hm_push_pace_update(struct hm_pusher *p, u64 now)
+{
+	unsigned int kib = hm_push_limit(p);
+
+	if (kib == p->pace_kib)
+		return;
+	if (kib && p->pace_kib && p->pace_next_ns > now)
+		p->pace_next_ns = now + mul_u64_u32_div(p->pace_next_ns - now,
+							p->pace_kib, kib);
+	else
+		p->pace_next_ns = now;
+	p->pace_kib = kib;
+}
+
+/*
  * Honour the bandwidth limit: wait until @bytes may go. Up to
  * HM_PACE_CREDIT_NS of idle time is banked, so the average over any window
  * of seconds stays at the limit.
  */
-static unsigned int hm_push_limit(struct hm_pusher *p)
-{
-	/*
-	 * A handover waits for every push in flight to be acknowledged:
-	 * those go at link speed, the VM is paused meanwhile.
-	 */
-	if (READ_ONCE(p->hd->phase) == HM_PHASE_HANDOVER)
-		return 0;
-	return READ_ONCE(p->hd->bandwidth);
-}
-
 static void hm_push_pace(struct hm_pusher *p, unsigned int bytes)
 {
-	unsigned int kib = hm_push_limit(p);
 	u64 now = ktime_get_ns();
 	unsigned long wait;
 
-	if (kib != p->pace_kib || p->pace_next_ns + HM_PACE_CREDIT_NS < now)
+	hm_push_pace_update(p, now);
+	if (p->pace_next_ns + HM_PACE_CREDIT_NS < now)
 		p->pace_next_ns = now;
-	p->pace_kib = kib;
-	if (!kib)
-		return;
-
-	while (now < p->pace_next_ns && !kthread_should_stop() &&
-	       hm_push_limit(p) == kib) {
+	while (p->pace_kib && now < p->pace_next_ns && !kthread_should_stop()) {
 		wait = nsecs_to_jiffies(p->pace_next_ns - now) + 1;
 		schedule_timeout_interruptible(min(wait, HM_PUSH_POLL));
 		now = ktime_get_ns();
+		hm_push_pace_update(p, now);
 	}
-	p->pace_next_ns += div_u64((u64)bytes * NSEC_PER_SEC, kib * 1024ULL);
+	if (p->pace_kib)
+		p->pace_next_ns += div_u64((u64)bytes * NSEC_PER_SEC,
+					   p->pace_kib * 1024ULL);
 }
 
 /* Send chunks @i..@i+@nr-1 of @slot as one frame. */
@@ -466,7 +525,7 @@ static int hm_push_send_run(struct hm_pusher *p, struct hm_push_slot *slot,
 	       time_before(jiffies, READ_ONCE(p->last_pull) + HM_PULL_BACKOFF) &&
 	       !kthread_should_stop())
 		schedule_timeout_interruptible(1);
-	hm_push_pace(p, sizeof(struct hm_hdr) + sizeof(run) + HM_MAC_LEN +
+	hm_push_pace(p, sizeof(struct hm_hdr) + sizeof(run) + HM_TAG_LEN +
 			(zero ? 0 : len));
 	r = hm_link_send_buf(hd, slot->generation, HM_FRAME_DATA, &run,
 			     sizeof(run), &slot->buf, offset, zero ? 0 : len);
@@ -606,6 +665,7 @@ int hm_push_recv_ack(struct hm_dev *hd, const struct hm_ack *ack)
 	if (status == HM_ACK_FAILED) {
 		DMERR_LIMIT("%s: destination failed to write chunks %llu-%llu: pushing again",
 			    dm_device_name(hd->md), first, first + nr - 1);
+		hm_push_io_failed(p);
 	} else if (status == HM_ACK_OK) {
 		hm_md_acked(hd, first, nr);
 		atomic64_add(nr, &hd->xfer.acked_chunks);
@@ -865,43 +925,75 @@ static bool hm_push_wanted(struct hm_pusher *p)
 
 /* ---- Handover ---- */
 
-/* Write bits @first..@first+@nbits-1 of @bitmap as bytes, LSB first. */
+/*
+ * Write bits @first..@first+@nbits-1 of @bitmap as bytes, LSB first, a page
+ * at a time and a word at a time: a 1 TiB disk has 2 MiB of bitmap, and a
+ * loop per bit made handover take seconds. @first is on a page's worth of
+ * bits, so every page starts on a word.
+ */
 static void hm_bitmap_to_buf(const unsigned long *bitmap, unsigned long first,
 			     unsigned int nbits, struct hm_buf *buf)
 {
-	unsigned int i;
-	u8 *byte;
+	const unsigned int per_page = PAGE_SIZE * BITS_PER_BYTE;
+	unsigned int i, n, w;
+	u64 *words;
 
-	for (i = 0; i < nbits; i++) {
-		byte = page_address(buf->pages[(i / 8) >> PAGE_SHIFT]) +
-		       offset_in_page(i / 8);
-		if (!(i % 8))
-			*byte = 0;
-		if (test_bit(first + i, bitmap))
-			*byte |= BIT(i % 8);
+	for (i = 0; i < nbits; i += n) {
+		n = min(nbits - i, per_page);
+		words = page_address(buf->pages[i / per_page]);
+		bitmap_to_arr64(words, bitmap + BIT_WORD(first + i), n);
+		for (w = 0; w < DIV_ROUND_UP(n, 64); w++)
+			cpu_to_le64s(&words[w]);
 	}
 }
 
 /*
+ * The next piece of the map at or after chunk @from: the pages of bits
+ * (32768 chunks with 4 KiB pages) that hold a missing chunk, as many
+ * adjacent ones as a frame takes. Pages without one are left out, so a
+ * large disk with few chunks missing hands over with a few small frames,
+ * and one with many missing with few large ones. Returns its end, or 0.
+ */
+static unsigned long hm_map_piece(const unsigned long *dirty,
+				  unsigned long nr_chunks, unsigned long from,
+				  unsigned long *first)
+{
+	const unsigned long per_page = PAGE_SIZE * BITS_PER_BYTE;
+	const unsigned long per_frame = HM_MAX_DATA_PIECE * BITS_PER_BYTE;
+	unsigned long next = find_next_bit(dirty, nr_chunks, from);
+	unsigned long end, page_end;
+
+	if (next >= nr_chunks)
+		return 0;
+	*first = round_down(next, per_page);
+	end = *first;
+	while (end < nr_chunks && end - *first < per_frame) {
+		page_end = min(end + per_page, nr_chunks);
+		if (find_next_bit(dirty, page_end, end) >= page_end)
+			break;
+		end = page_end;
+	}
+	return end;
+}
+
+/*
  * Tell the destination which chunks it lacks (the dirty ones: nothing is
- * in flight any more), then switch it over. Pieces with no missing chunk
- * are left out.
+ * in flight any more), then switch it over.
  */
 static int hm_push_send_map(struct hm_pusher *p)
 {
 	struct hm_tracker *t = &p->hd->tracker;
-	const unsigned long per_frame = HM_MAX_DATA_PIECE * 8UL;
 	struct hm_buf *buf = &p->slots[0].buf;	/* every slot is free */
 	struct hm_handover_map map = { };
 	struct hm_handover ho;
-	unsigned long first;
+	unsigned long first, end;
 	unsigned int nr;
 	int r;
 
-	for (first = 0; first < t->nr_chunks; first += per_frame) {
-		nr = min(per_frame, t->nr_chunks - first);
-		if (find_next_bit(t->dirty, first + nr, first) >= first + nr)
-			continue;
+	BUILD_BUG_ON(HM_MAX_DATA_PIECE % PAGE_SIZE);
+	end = 0;
+	while ((end = hm_map_piece(t->dirty, t->nr_chunks, end, &first))) {
+		nr = end - first;
 		hm_bitmap_to_buf(t->dirty, first, nr, buf);
 		map.first_chunk = cpu_to_be64(first);
 		map.nr_chunks = cpu_to_be32(nr);
@@ -1093,9 +1185,13 @@ static void hm_push_note_miss(struct hm_pusher *p, unsigned long chunk)
 	p->next_near_miss = (p->next_near_miss + 1) % HM_NEAR_MISSES;
 }
 
-/* Read one chunk and send it as PULL_DATA on the control lane. */
-static void hm_push_serve_pull(struct hm_pusher *p, unsigned long chunk,
-			       u64 generation)
+/*
+ * Read one chunk and send it as PULL_DATA on the control lane. Returns the
+ * read's error: the destination's VM waits for the chunk, so it is tried
+ * again.
+ */
+static int hm_push_serve_pull(struct hm_pusher *p, unsigned long chunk,
+			      u64 generation)
 {
 	struct hm_dev *hd = p->hd;
 	unsigned int len = hm_run_bytes(hd, chunk, 1);
@@ -1112,11 +1208,10 @@ static void hm_push_serve_pull(struct hm_pusher *p, unsigned long chunk,
 	r = submit_bio_wait(bio);
 	bio_put(bio);
 	if (r) {
-		/* The destination's VM waits; it asks again on reconnect. */
 		DMERR_LIMIT("%s: cannot read chunk %lu for a pull: error %d",
 			    dm_device_name(hd->md), chunk, r);
-		hm_link_set_error(hd, "io_error");
-		return;
+		hm_dev_io_error(hd);
+		return r;
 	}
 	zero = hm_buf_is_zero(&p->pull_buf, 0, len);
 	run.flags = cpu_to_be32(zero ? HM_DATA_ZERO : 0);
@@ -1125,11 +1220,13 @@ static void hm_push_serve_pull(struct hm_pusher *p, unsigned long chunk,
 			      sizeof(run), &p->pull_buf, 0, zero ? 0 : len))
 		atomic64_inc(&hd->xfer.pulls);
 	hm_push_note_miss(p, chunk);
+	return 0;
 }
 
 static void hm_push_pull_work(struct work_struct *work)
 {
-	struct hm_pusher *p = container_of(work, struct hm_pusher, pull_work);
+	struct hm_pusher *p = container_of(to_delayed_work(work),
+					   struct hm_pusher, pull_work);
 	struct hm_pull_req *req;
 
 	for (;;) {
@@ -1143,7 +1240,15 @@ static void hm_push_pull_work(struct work_struct *work)
 		spin_unlock_irq(&p->lock);
 		if (!req)
 			return;
-		hm_push_serve_pull(p, req->chunk, req->generation);
+		if (hm_push_serve_pull(p, req->chunk, req->generation)) {
+			spin_lock_irq(&p->lock);
+			list_add(&req->list, &p->pull_reqs);
+			p->nr_pull_reqs++;
+			spin_unlock_irq(&p->lock);
+			queue_delayed_work(p->pull_wq, &p->pull_work,
+					   HM_IO_RETRY_DELAY);
+			return;
+		}
 		kfree(req);
 	}
 }
@@ -1164,15 +1269,19 @@ int hm_push_recv_pull(struct hm_dev *hd, const struct hm_pull *pull)
 	WRITE_ONCE(p->last_pull, jiffies);
 	spin_lock_irq(&p->lock);
 	req->generation = p->generation;
-	if (p->nr_pull_reqs >= HM_MAX_PULL_REQS) {
+	/*
+	 * Answered in this session only. Before our SETUP (no generation yet)
+	 * the destination has no session to ask in.
+	 */
+	if (!req->generation || p->nr_pull_reqs >= HM_MAX_PULL_REQS) {
 		spin_unlock_irq(&p->lock);
 		kfree(req);
-		return -EPROTO;		/* more than any VM has in flight */
+		return -EPROTO;	/* or more than any VM has in flight */
 	}
 	list_add_tail(&req->list, &p->pull_reqs);
 	p->nr_pull_reqs++;
 	spin_unlock_irq(&p->lock);
-	queue_work(p->pull_wq, &p->pull_work);
+	mod_delayed_work(p->pull_wq, &p->pull_work, 0);
 	return 0;
 }
 
@@ -1254,12 +1363,14 @@ int hm_pusher_create(struct hm_dev *hd, const char *dev_name)
 	init_waitqueue_head(&p->wait);
 	spin_lock_init(&p->lock);
 	INIT_LIST_HEAD(&p->pull_reqs);
-	INIT_WORK(&p->pull_work, hm_push_pull_work);
+	INIT_DELAYED_WORK(&p->pull_work, hm_push_pull_work);
 	INIT_DELAYED_WORK(&p->handover_work, hm_push_handover_work);
 	p->setup_session = U64_MAX;
 	p->map_session = U64_MAX;
 	p->chunks_per_slot = HM_MAX_DATA_PIECE / chunk_bytes;
 	p->next_decay = jiffies + HM_DECAY_INTERVAL;
+	/* No pull yet: jiffies start near a wrap, 0 is not "long ago". */
+	p->last_pull = jiffies - HM_PULL_BACKOFF;
 	for (i = 0; i < HM_NEAR_MISSES; i++)
 		p->near_miss[i] = ULONG_MAX;
 	hm_push_reset_progress(p);
@@ -1303,7 +1414,7 @@ void hm_pusher_destroy(struct hm_dev *hd)
 	cancel_delayed_work_sync(&p->handover_work);
 	kthread_stop(p->thread);
 	put_task_struct(p->thread);
-	flush_workqueue(p->pull_wq);
+	cancel_delayed_work_sync(&p->pull_work);
 	hd->pusher = NULL;
 	hm_pusher_free(p);
 }

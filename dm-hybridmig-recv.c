@@ -196,6 +196,7 @@ static void hm_recv_written(struct hm_recv_seg *seg, blk_status_t status)
 		DMERR_LIMIT("%s: cannot write received chunks %lu-%lu: error %d",
 			    dm_device_name(hd->md), seg->first,
 			    seg->first + seg->nr - 1, blk_status_to_errno(status));
+		hm_dev_io_error(hd);
 		seg->status = HM_ACK_FAILED;
 	}
 	hm_dest_written(hd, seg->first, seg->nr, !status);

@@ -994,6 +994,7 @@ static int hm_map(struct dm_target *ti, struct bio *bio)
 	hb->tracked = false;
 	hb->overwrite = false;
 	hb->md_deferred = false;
+	hb->refused = false;
 	bio_set_dev(bio, ht->data_dev->bdev);
 	if (!bio_sectors(bio))
 		return hm_md_defer_flush(hd, bio) ? DM_MAPIO_SUBMITTED :
@@ -1014,7 +1015,8 @@ static int hm_end_io(struct dm_target *ti, struct bio *bio,
 
 	if (hb->md_deferred)
 		return DM_ENDIO_DONE;	/* completed after its commit */
-	if (*error && *error != BLK_STS_NOTSUPP && *error != BLK_STS_AGAIN)
+	if (*error && *error != BLK_STS_NOTSUPP && *error != BLK_STS_AGAIN &&
+	    !hb->refused)
 		hm_dev_io_error(hd);
 	/* Failed writes may have changed the data too: mark them as well. */
 	if (hb->tracked) {
@@ -1420,5 +1422,9 @@ module_exit(dm_hybridmig_exit);
 MODULE_DESCRIPTION(DM_NAME " live migration of local storage (hybrid push/prefetch)");
 MODULE_AUTHOR("The hybridmig developers");
 MODULE_LICENSE("GPL");
-/* Every frame is HMAC-SHA256'd: have modprobe bring the fast SHA-256. */
-MODULE_SOFTDEP("pre: sha256_ssse3");
+/*
+ * Every session frame is sealed with AES-GCM, the handshake uses
+ * HMAC-SHA256: have modprobe bring the fast implementations (on a host
+ * without udev nothing else would).
+ */
+MODULE_SOFTDEP("pre: aesni_intel sha256_ssse3");

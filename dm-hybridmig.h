@@ -133,6 +133,7 @@ struct hm_bio {
 	bool overwrite;			/* a whole missing chunk: busy */
 	unsigned long held_since;	/* jiffies: a write held for handover */
 	bool md_deferred;		/* FUA: completes after a metadata commit */
+	bool refused;			/* failed by us, not by a device */
 };
 
 /*
@@ -234,6 +235,7 @@ long hm_link_ping(struct hm_dev *hd, unsigned int count);
 void hm_link_emit_status(struct hm_dev *hd, char *result, unsigned int maxlen,
 			 unsigned int *size);
 int hm_link_send(struct hm_dev *hd, u8 type, const void *payload, u32 len);
+u64 hm_link_generation(struct hm_dev *hd);
 int hm_link_send_buf(struct hm_dev *hd, u64 generation, u8 type,
 		     const void *head, u32 head_len, struct hm_buf *buf,
 		     unsigned int offset, unsigned int len);
@@ -255,6 +257,7 @@ int hm_md_set_phase(struct hm_dev *hd, enum hm_phase phase);
 int hm_md_set_migration_id(struct hm_dev *hd);
 int hm_md_fence(struct hm_dev *hd);
 void hm_md_acked(struct hm_dev *hd, unsigned long first, unsigned int nr);
+void hm_md_touch(struct hm_dev *hd, unsigned long first, unsigned int nr);
 int hm_md_install_map(struct hm_dev *hd, const unsigned long *missing);
 void hm_md_suspend(struct hm_dev *hd);
 int hm_md_resume(struct hm_dev *hd);

@@ -4,9 +4,10 @@
  * codec unit tests, the fuzzer and the test peers). Specified in
  * Documentation/protocol.rst; keep the two in step.
  *
- * Every frame is a 24-byte header, a payload of hdr.len bytes and, once the
- * handshake has set up session keys, a 32-byte HMAC-SHA256 trailer over the
- * header and the payload. All integers are big-endian.
+ * Every frame is a 24-byte header and a payload of hdr.len bytes. Once the
+ * handshake has set up session keys, the payload travels sealed with
+ * AES-256-GCM (the header is its associated data, the sequence number its
+ * nonce) and is followed by the 16-byte tag. All integers are big-endian.
  */
 #ifndef HYBRIDMIG_PROTO_H
 #define HYBRIDMIG_PROTO_H
@@ -31,10 +32,20 @@
 #endif
 
 #define HM_PROTO_MAGIC		0x484d4947U	/* "HMIG" */
-#define HM_PROTO_VERSION	1
+#define HM_PROTO_VERSION	2	/* 1: HMAC-SHA256 trailers, cleartext */
 
 #define HM_NONCE_LEN		32
-#define HM_MAC_LEN		32	/* HMAC-SHA256 */
+#define HM_MAC_LEN		32	/* HMAC-SHA256: proofs, key derivation */
+
+/*
+ * Session frames: AES-256-GCM (the kernel's "gcm(aes)") with the
+ * direction's 32-byte session key; the 12-byte nonce is 4 zero bytes and
+ * the frame's 64-bit sequence number, big-endian.
+ */
+#define HM_AEAD_ALG		"gcm(aes)"
+#define HM_AEAD_KEY_LEN		32
+#define HM_AEAD_IV_LEN		12
+#define HM_TAG_LEN		16
 
 /* No payload is larger; chunk data travels in pieces of at most 1 MiB. */
 #define HM_MAX_DATA_PIECE	(1U << 20)
@@ -48,13 +59,13 @@ enum hm_lane {
 };
 
 enum hm_frame_type {
-	/* Handshake, never MACed: they carry their own proofs. */
+	/* Handshake, never sealed: they carry their own proofs. */
 	HM_FRAME_HELLO = 1,	/* client -> server */
 	HM_FRAME_CHALLENGE = 2,	/* server -> client */
 	HM_FRAME_RESPONSE = 3,	/* client -> server */
 	HM_FRAME_REJECT = 4,	/* either way, then close */
-	/* Session frames, always MACed with the direction's session key. */
-	HM_FRAME_WELCOME = 5,	/* server -> client: first MACed frame */
+	/* Session frames, always sealed with the direction's session key. */
+	HM_FRAME_WELCOME = 5,	/* server -> client: first sealed frame */
 	HM_FRAME_PING = 6,
 	HM_FRAME_PONG = 7,
 	HM_FRAME_SETUP = 8,	/* source -> dest, control: the geometry */
@@ -212,8 +223,8 @@ struct hm_handover_ack {
  */
 #define HM_LABEL_SERVER_PROOF	"hybridmig v1 server proof"
 #define HM_LABEL_CLIENT_PROOF	"hybridmig v1 client proof"
-#define HM_LABEL_KEY_C2S	"hybridmig v1 key c2s"
-#define HM_LABEL_KEY_S2C	"hybridmig v1 key s2c"
+#define HM_LABEL_KEY_C2S	"hybridmig v2 key c2s"
+#define HM_LABEL_KEY_S2C	"hybridmig v2 key s2c"
 
 /*
  * The smallest payload of each frame type; 0 for an unknown type. DATA,
