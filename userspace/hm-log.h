@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * One-line error messages of hybridmigctl ("hybridmigctl: error: ...").
+ * One-line error and warning messages of hybridmigctl
+ * ("hybridmigctl: error: ...").
  */
 #ifndef HM_LOG_H
 #define HM_LOG_H
@@ -10,6 +11,8 @@
 #define HM_PROG		"hybridmigctl"
 
 __printf(1, 2) void hm_err(const char *fmt, ...);
+/* "hybridmigctl: warning: ..." */
+__printf(1, 2) void hm_warn(const char *fmt, ...);
 /* An error in the command line; returns HM_EXIT_USAGE. */
 __printf(1, 2) int hm_usage_err(const char *fmt, ...);
 

@@ -758,6 +758,21 @@ int hm_cmd_migrate(int argc, char **argv)
 	return hm_finish(&dev);
 }
 
+/*
+ * The start of a command on one source, NAME: its arguments, then the
+ * device. Return: 0, an exit code, or HM_ARGS_HELP (see hm_args_exit()).
+ */
+static int hm_source_arg(int argc, char **argv, struct hm_args *a,
+			 struct hm_device *dev)
+{
+	int ret = hm_args_parse(argc, argv, argv[0], 0, 1, 1, "NAME", a);
+
+	if (ret)
+		return ret;
+	hm_dm_init();
+	return hm_get_role(a->pos[0], "source", dev);
+}
+
 int hm_cmd_handover(int argc, char **argv)
 {
 	char left[32];
@@ -766,14 +781,10 @@ int hm_cmd_handover(int argc, char **argv)
 	const char *name;
 	int ret, r;
 
-	ret = hm_args_parse(argc, argv, argv[0], 0, 1, 1, "NAME", &a);
+	ret = hm_source_arg(argc, argv, &a, &dev);
 	if (ret)
 		return hm_args_exit(ret);
 	name = a.pos[0];
-	hm_dm_init();
-	ret = hm_get_role(name, "source", &dev);
-	if (ret)
-		return ret;
 	if (!hm_is(dev.status.phase, "tracking")) {
 		hm_err("%s is in phase %s: handed over already", name,
 		       dev.status.phase);
@@ -824,14 +835,10 @@ int hm_cmd_abort(int argc, char **argv)
 	const char *name;
 	int ret, r;
 
-	ret = hm_args_parse(argc, argv, argv[0], 0, 1, 1, "NAME", &a);
+	ret = hm_source_arg(argc, argv, &a, &dev);
 	if (ret)
 		return hm_args_exit(ret);
 	name = a.pos[0];
-	hm_dm_init();
-	ret = hm_get_role(name, "source", &dev);
-	if (ret)
-		return ret;
 	r = hm_send(name, "abort", NULL, 0);
 	if (r == -EPERM) {
 		hm_err("%s was handed over (phase %s): it cannot be aborted; the migration can only complete",

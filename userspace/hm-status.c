@@ -189,16 +189,66 @@ static int hm_parse_postcopy(const char **pos, struct hm_status *st)
 	return 0;
 }
 
+static bool hm_is_hex_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	       (c >= 'A' && c <= 'F');
+}
+
+/* A migration id: exactly 32 hex digits; "-" means none. */
+static int hm_parse_migration_id(const char *s, size_t len, char *out)
+{
+	size_t i;
+
+	if (len == 1 && s[0] == '-')
+		len = 0;
+	else if (len != HM_STATUS_MIGRATION_ID_LEN)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!hm_is_hex_char(s[i]))
+			return -EINVAL;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/*
+ * The state fields, after the post-copy fields; absent in the status of
+ * the post-copy target (30 fields).
+ */
+static int hm_parse_state(const char **pos, struct hm_status *st)
+{
+	const char *w;
+	size_t len;
+
+	w = hm_next_word(pos, &len);
+	if (!w)
+		return 0;
+	if (hm_parse_word(w, len, st->metadata))
+		return -EINVAL;
+	if (!strcmp(st->metadata, "-"))
+		st->metadata[0] = '\0';
+	w = hm_next_word(pos, &len);
+	if (!w || hm_parse_u64(w, len, &st->io_errors))
+		return -EINVAL;
+	w = hm_next_word(pos, &len);
+	if (!w || hm_parse_migration_id(w, len, st->migration_id))
+		return -EINVAL;
+	st->has_state = true;
+	return 0;
+}
+
 /**
  * hm_status_parse() - parse the INFO status of a hybridmig target
  * @params: the status line, as returned by dm_get_next_target()
  * @out: filled in on success only
  *
  * The link fields may be missing (target 1.0), and so may the transfer
- * fields after them (target 1.0 and 1.1) and the post-copy fields after
- * those (the 27 fields of the push phase's target); a group that is there
- * must be complete. Fields after the post-copy fields are ignored: later
- * kernels may append more.
+ * fields after them (target 1.0 and 1.1), the post-copy fields after
+ * those (the 27 fields of the push phase's target) and the state fields
+ * after those (the 30 fields of the post-copy target); a group that is
+ * there must be complete. Fields after the state fields are ignored:
+ * later kernels may append more.
  *
  * Return: 0, or -EINVAL if a field is missing or malformed.
  */
@@ -233,6 +283,8 @@ int hm_status_parse(const char *params, struct hm_status *out)
 	if (hm_parse_link(&pos, &st) || hm_parse_transfer(&pos, &st))
 		return -EINVAL;
 	if (st.has_transfer && hm_parse_postcopy(&pos, &st))
+		return -EINVAL;
+	if (st.has_postcopy && hm_parse_state(&pos, &st))
 		return -EINVAL;
 
 	*out = st;
@@ -401,6 +453,25 @@ fail:
 	return NULL;
 }
 
+/*
+ * The state: metadata ("none" without a metadata device), io_errors and
+ * migration_id (null before the destination adopted one); all three null
+ * for a target without them.
+ */
+static int hm_state_to_json(struct json_object *obj,
+			    const struct hm_status *st)
+{
+	const char *md = !st->has_state ? "" :
+			 *st->metadata ? st->metadata : "none";
+
+	if (hm_json_add_opt_string(obj, "metadata", md) ||
+	    hm_json_add_opt_u64(obj, "io_errors", st->has_state,
+				st->io_errors) ||
+	    hm_json_add_opt_string(obj, "migration_id", st->migration_id))
+		return -ENOMEM;
+	return 0;
+}
+
 /**
  * hm_status_to_json() - the JSON object describing one hybridmig device
  * @name: device-mapper name of the device
@@ -457,6 +528,8 @@ struct json_object *hm_status_to_json(const char *name,
 	} else if (json_object_object_add(obj, "transfer", NULL)) {
 		goto fail;
 	}
+	if (hm_state_to_json(obj, st))
+		goto fail;
 	return obj;
 
 fail:

@@ -19,6 +19,8 @@ struct json_object;
 #define HM_STATUS_WORD_MAX	31
 /* Longest peer address accepted ("[v6]:port"), without the NUL. */
 #define HM_STATUS_ADDR_MAX	63
+/* A migration id: 16 bytes in hex. */
+#define HM_STATUS_MIGRATION_ID_LEN	32
 
 /*
  * One parsed INFO status line:
@@ -30,7 +32,8 @@ struct json_object;
  *    [<policy> <ready> <inflight_chunks> <sent_chunks> <zero_chunks>
  *     <acked_chunks> <data_bytes> <rate> <dirty_rate> <deferred_chunks>
  *     <bandwidth>
- *     [<handover_us> <pulls> <pull_avg_us> [<more fields>...]]]]
+ *     [<handover_us> <pulls> <pull_avg_us>
+ *      [<metadata> <io_errors> <migration_id> [<more fields>...]]]]]
  *
  * A status without the link fields (target 1.0.0) reads as link state
  * "none"; "-" in address or last_error reads as an empty string. A status
@@ -38,8 +41,14 @@ struct json_object;
  * has_transfer false and every transfer field 0; "-" as the policy (a
  * destination's) reads as an empty string. A status without the
  * post-copy fields (27 fields: the push phase only, no handover) has
- * has_postcopy false and those three fields 0. Each group is all or
- * nothing.
+ * has_postcopy false and those three fields 0. A status without the
+ * state fields (30 fields) has has_state false, those fields 0 and
+ * empty. Each group is all or nothing.
+ *
+ * State: metadata is "-" (no metadata device, read as an empty string),
+ * "ok" or "failed", and any other word is accepted as is; migration_id is
+ * 32 hex digits, or "-" (a destination before it adopted one; read as an
+ * empty string).
  *
  * Phases: a source is tracking, handover, postcopy or complete; a
  * destination waiting, postcopy, complete or aborted. Any other word is
@@ -82,6 +91,11 @@ struct hm_status {
 	uint64_t handover_us;
 	uint64_t pulls;			/* source: served; dest: completed */
 	uint64_t pull_avg_us;		/* dest: mean pull latency; source: 0 */
+
+	bool has_state;			/* fields 31-33 are there */
+	char metadata[HM_STATUS_WORD_MAX + 1];	/* "": no metadata device */
+	uint64_t io_errors;		/* data and metadata device errors */
+	char migration_id[HM_STATUS_MIGRATION_ID_LEN + 1];	/* "": none */
 };
 
 int hm_status_parse(const char *params, struct hm_status *out);

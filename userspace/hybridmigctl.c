@@ -60,6 +60,17 @@ void hm_err(const char *fmt, ...)
 	va_end(ap);
 }
 
+void hm_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs(HM_PROG ": warning: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
 int hm_usage_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -169,6 +180,13 @@ static void hm_status_usage(FILE *f)
 	      "  PULLS    chunks pulled on demand after handover; source:\n"
 	      "           served, dest: completed (- for a target without\n"
 	      "           post-copy)\n"
+	      "  META     metadata device: none, ok or FAILED (then re-create\n"
+	      "           the device once it works; see hybridmig-metadata.rst)\n"
+	      "  ERRORS   I/O errors of the data and metadata devices\n"
+	      "  MIGRATION\n"
+	      "           migration id, 32 hex digits (dest: - until it\n"
+	      "           adopted its source's)\n"
+	      "           (META to MIGRATION are - for a target without them)\n"
 	      "  LINK     connection to the peer: none, connecting, listening,\n"
 	      "           connected or retrying, then \":<last error>\" if any\n"
 	      "\n"
@@ -273,7 +291,7 @@ enum hm_col {
 	HM_COL_NAME, HM_COL_ROLE, HM_COL_PHASE, HM_COL_CHUNK, HM_COL_CHUNKS,
 	HM_COL_DIRTY, HM_COL_DIRTY_PCT, HM_COL_HOT, HM_COL_WRITES,
 	HM_COL_POLICY, HM_COL_READY, HM_COL_ACKED, HM_COL_RATE, HM_COL_PULLS,
-	HM_COL_LINK,
+	HM_COL_META, HM_COL_ERRORS, HM_COL_MIGRATION, HM_COL_LINK,
 	HM_NR_COLS
 };
 
@@ -295,6 +313,9 @@ static const struct {
 	[HM_COL_ACKED]		= { "ACKED", true },
 	[HM_COL_RATE]		= { "RATE", true },
 	[HM_COL_PULLS]		= { "PULLS", true },
+	[HM_COL_META]		= { "META", false },
+	[HM_COL_ERRORS]		= { "ERRORS", true },
+	[HM_COL_MIGRATION]	= { "MIGRATION", false },
 	[HM_COL_LINK]		= { "LINK", false },
 };
 
@@ -361,6 +382,28 @@ static void hm_format_rate(char *buf, size_t len, uint64_t kib)
 	snprintf(buf, len, "%.1Lf%c/s", v, units[u]);
 }
 
+/*
+ * The metadata state ("none" without a metadata device, a failure in
+ * capitals), the I/O errors and the migration id; "-" where unknown.
+ */
+static void hm_format_state(const struct hm_status *st,
+			    char (*cell)[HM_CELL_MAX])
+{
+	const char *md = *st->metadata ? st->metadata : "none";
+
+	if (!st->has_state) {
+		strcpy(cell[HM_COL_META], "-");
+		strcpy(cell[HM_COL_ERRORS], "-");
+		strcpy(cell[HM_COL_MIGRATION], "-");
+		return;
+	}
+	snprintf(cell[HM_COL_META], HM_CELL_MAX, "%s",
+		 strcmp(md, "failed") ? md : "FAILED");
+	hm_format_u64(cell[HM_COL_ERRORS], HM_CELL_MAX, st->io_errors);
+	snprintf(cell[HM_COL_MIGRATION], HM_CELL_MAX, "%s",
+		 *st->migration_id ? st->migration_id : "-");
+}
+
 static void hm_format_row(const struct hm_device *dev, struct hm_row *row)
 {
 	const struct hm_status *st = &dev->status;
@@ -396,6 +439,7 @@ static void hm_format_row(const struct hm_device *dev, struct hm_row *row)
 		hm_format_u64(cell[HM_COL_PULLS], HM_CELL_MAX, st->pulls);
 	else
 		strcpy(cell[HM_COL_PULLS], "-");
+	hm_format_state(st, cell);
 	/* The link state, and why it last went down ("retrying:timeout"). */
 	snprintf(cell[HM_COL_LINK], HM_CELL_MAX, "%s%s%s", st->link_state,
 		 *st->link_error ? ":" : "", st->link_error);
@@ -416,6 +460,20 @@ static void hm_print_row(const struct hm_row *row, const int *width)
 			printf("%s%-*s", sep, width[c], row->cell[c]);
 	}
 	putchar('\n');
+}
+
+/* A failed metadata device and I/O errors, after the table. */
+static void hm_warn_state(const struct hm_device *dev)
+{
+	const struct hm_status *st = &dev->status;
+
+	if (!strcmp(st->metadata, "failed"))
+		hm_warn("%s: metadata FAILED (re-create the device once the metadata device works; see hybridmig-metadata.rst)",
+			dev->name);
+	if (st->io_errors)
+		hm_warn("%s: %" PRIu64 " I/O error%s on the data or metadata device",
+			dev->name, st->io_errors,
+			st->io_errors == 1 ? "" : "s");
 }
 
 /* Row 0 is the header. */
@@ -447,6 +505,10 @@ static int hm_print_table(const struct hm_devices *devs)
 
 	for (i = 0; i <= devs->nr; i++)
 		hm_print_row(&rows[i], width);
+	/* The warnings after the table, also when both go to one file. */
+	fflush(stdout);
+	for (i = 0; i < devs->nr; i++)
+		hm_warn_state(&devs->dev[i]);
 
 	free(rows);
 	return 0;

@@ -3,9 +3,9 @@
  * A userspace receiver of one hybridmig lane, for the fuzzer: it walks a
  * byte buffer as the sequence of frames one end of a connection receives,
  * exactly as the kernel must: every header through hm_hdr_check() with the
- * expected sequence number before its payload is touched, payload and MAC
- * trailer bounds, the handshake state machine, the peer's proof, the
- * session keys, the HMAC-SHA256 of every session frame (OpenSSL), and the
+ * expected sequence number before its payload is touched, payload and tag
+ * bounds, the handshake state machine, the peer's proof, the session keys,
+ * the AES-256-GCM seal of every session frame (OpenSSL), and the
  * migration frames' rules: each from its own end on its own lane, SETUP and
  * SETUP_ACK once, DATA and ACK runs inside a fixed test geometry, and the
  * handover and post-copy frames (PULL, PULL_DATA, HANDOVER_MAP, HANDOVER,
@@ -44,7 +44,7 @@ enum hm_dec_result {
 	HM_DEC_END,		/* input ends on a frame boundary, all valid */
 	HM_DEC_SHORT,		/* input ends inside a frame */
 	HM_DEC_BAD_HDR,		/* hm_hdr_check() refused a header */
-	HM_DEC_BAD_MAC,		/* a session frame's MAC did not verify */
+	HM_DEC_BAD_MAC,		/* a session frame's tag did not verify */
 	HM_DEC_BAD_PROOF,	/* the peer's handshake proof did not verify */
 	HM_DEC_BAD_PAYLOAD,	/* a payload field is invalid */
 	HM_DEC_UNEXPECTED,	/* a valid frame this state, end or lane does
@@ -61,9 +61,10 @@ struct hm_dec {
 	enum hm_dec_role role;
 	uint8_t own_nonce[HM_NONCE_LEN];	/* client: nc; server: ns */
 	/*
-	 * Fuzzing aid: proofs and MACs are still computed but a mismatch
-	 * is not fatal, so mutations reach the session states. Off in
-	 * anything that claims to be a receiver.
+	 * Fuzzing aid: proofs and tags are still checked but a mismatch
+	 * is not fatal (a frame whose tag fails is read as cleartext), so
+	 * mutations reach the session states. Off in anything that claims
+	 * to be a receiver.
 	 */
 	bool skip_auth;
 	/* Called for every header checked, with hm_hdr_check()'s verdict. */

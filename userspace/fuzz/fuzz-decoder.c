@@ -5,7 +5,7 @@
  * Input: one selector byte, then the bytes one end of a lane receives.
  *   bit 0: 0 = server (receives c2s), 1 = client (receives s2c)
  *   bit 1: the client's lane (the server learns it from the HELLO)
- *   bit 2: skip_auth: proofs and MACs computed but not enforced, so that
+ *   bit 2: skip_auth: proofs and tags checked but not enforced, so that
  *          mutations reach the session states
  *
  * Besides ASan/UBSan, it checks:
@@ -17,7 +17,7 @@
  *   - prefix consistency: the valid prefix decodes to END alone, with
  *     the same frame count and state;
  *   - without skip_auth, the session is never entered unless the proofs
- *     and MACs verified (auth_skipped stays 0);
+ *     and tags verified (auth_skipped stays 0);
  *   - push frames: at most one SETUP or SETUP_ACK, DATA and ACK only on
  *     the bulk lane, never more chunk bytes than the frames carried;
  *   - post-copy frames: only on the control lane; at most one
@@ -68,7 +68,7 @@ static int model_check(const uint8_t *b, uint8_t lane, uint64_t seq)
 	uint32_t len = get_be32(b + 8);
 	uint32_t max;
 
-	if (memcmp(b, "HMIG", 4) || b[4] != 1 || b[7] || get_be32(b + 12) ||
+	if (memcmp(b, "HMIG", 4) || b[4] != 2 || b[7] || get_be32(b + 12) ||
 	    b[6] != lane || type < 1 || type > 19)
 		return -EPROTO;
 	max = type == 10 || type == 13 || type == 14 ? 16 + (1U << 20) :

@@ -469,10 +469,12 @@ def main():
             ns, hp.server_proof(KEY, 1, NC, ns))) + \
         hp.encode_frame(hp.WELCOME, 1, 1, b"", s2c) + \
         hp.encode_frame(hp.WELCOME, 1, 2, b"", s2c)
-    seeds["no-version--server-v2"] = sel(False, 0) + hp.encode_frame(
-        hp.HELLO, 0, 0, hp.hello_payload(NC, 2, 3))
+    seeds["no-version--server-newer"] = sel(False, 0) + hp.encode_frame(
+        hp.HELLO, 0, 0, hp.hello_payload(NC, hp.VERSION + 1,
+                                         hp.VERSION + 2))
     seeds["bad-payload--client-features"] = sel(True, 0) + hp.encode_frame(
-        hp.CHALLENGE, 0, 0, hp.challenge_payload(NS, bytes(32), 1, 1))
+        hp.CHALLENGE, 0, 0, hp.challenge_payload(NS, bytes(32), hp.VERSION,
+                                                  1))
 
     push_seeds(seeds)
     postcopy_seeds(seeds)

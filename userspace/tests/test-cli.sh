@@ -20,19 +20,21 @@ failed=0
 # vm2 and vm2-dst are a source pushing (hybrid) and its destination, with
 # the 27 fields of the push phase's target (no post-copy fields); vm3 and
 # vm3-dst, real lines of the post-copy VM test, a migration (postcopy
-# policy) complete after 288 pulls and a link cut, with the 30 fields of
-# this version; vm1 (precopy, converged, bandwidth limit) has two fields
-# more than this version knows; old has the 16 fields of target 1.1 (no
-# transfer fields) and multi the 8 of target 1.0, after a linear target;
-# empty has no table.
+# policy) complete after 288 pulls and a link cut: vm3 with the 30 fields
+# of the post-copy target (no state fields), vm3-dst with the 33 of this
+# version (no metadata device); vm1 (precopy, converged, bandwidth limit,
+# metadata ok) has two fields more than this version knows; old has the
+# 16 fields of target 1.1 (no transfer fields) and multi the 8 of target
+# 1.0, after a linear target; empty has no table.
+id=5f0c2a7e91b84d3c8a6e2f1b0d9c7e35
 DEVS='vm2|hybridmig|204800|source tracking 128 1600 1200 3 4 77 connected 192.0.2.2:7000 0 - 78774272 41280 1240 1230 hybrid 0 16 416 16 400 26214400 51200 12 3 0'
 DEVS+=';lin|linear|100|7:0 0'
-DEVS+=';vm1|hybridmig|300|source tracking 128 3 3 0 4 1 connected 192.0.2.2:7000 2 - 10 20 3 4 precopy 1 0 0 0 0 0 0 0 0 10240 0 0 0 9 9'
+DEVS+=';vm1|hybridmig|300|source tracking 128 3 3 0 4 1 connected 192.0.2.2:7000 2 - 10 20 3 4 precopy 1 0 0 0 0 0 0 0 0 10240 0 0 0 ok 0 '$id' 9 9'
 DEVS+=';empty'
 DEVS+=';multi|linear|100|7:0 0|hybridmig|2048|source tracking 8 256 1 1 4 5'
 DEVS+=';vm2-dst|hybridmig|204800|dest waiting 128 1600 1200 0 4 0 connected 192.0.2.2:7000 0 - 41280 78774272 1230 1240 - 1 0 400 16 400 26214400 1153434 0 0 0'
 DEVS+=';vm3|hybridmig|98304|source complete 64 1536 0 0 4 0 connected 192.0.2.2:7000 1 connection_reset 59794768 26704 360 404 postcopy 0 0 1536 0 1536 50331648 13647 0 0 0 10074 288 0'
-DEVS+=';vm3-dst|hybridmig|98304|dest complete 64 1536 0 0 4 0 connected 192.0.2.2:7000 1 peer_closed 26704 59794768 404 360 - 1 0 1824 0 1536 59768832 393 0 0 0 603 288 48363'
+DEVS+=';vm3-dst|hybridmig|98304|dest complete 64 1536 0 0 4 0 connected 192.0.2.2:7000 1 peer_closed 26704 59794768 404 360 - 1 0 1824 0 1536 59768832 393 0 0 0 603 288 48363 - 0 '$id
 DEVS+=';old|hybridmig|2048|source tracking 8 256 256 0 4 0 retrying 192.0.2.2:7000 0 connection_refused 0 0 0 0'
 
 # run ARGS...: run the command with the current HM_FAKE_DM*.
@@ -109,19 +111,19 @@ test_output()
 
 	run status
 	expect "table of all hybridmig devices, sorted" 0 \
-"NAME     ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY    READY  ACKED     RATE  PULLS  LINK
-multi    source  tracking     4K     256      1     0.4    1       5  -         -          -        -      -  none
-old      source  tracking     4K     256    256   100.0    0       0  -         -          -        -      -  retrying:connection_refused
-vm1      source  tracking    64K       3      3   100.0    0       1  precopy   yes        0        0      0  connected
-vm2      source  tracking    64K    1600   1200    75.0    3      77  hybrid    no       400  50.0M/s      -  connected
-vm2-dst  dest    waiting     64K    1600   1200    75.0    0       0  -         yes      400   1.1G/s      -  connected
-vm3      source  complete    32K    1536      0     0.0    0       0  postcopy  no      1536  13.3M/s    288  connected:connection_reset
-vm3-dst  dest    complete    32K    1536      0     0.0    0       0  -         yes     1536   393K/s    288  connected:peer_closed" ""
+"NAME     ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY    READY  ACKED     RATE  PULLS  META  ERRORS  MIGRATION                         LINK
+multi    source  tracking     4K     256      1     0.4    1       5  -         -          -        -      -  -          -  -                                 none
+old      source  tracking     4K     256    256   100.0    0       0  -         -          -        -      -  -          -  -                                 retrying:connection_refused
+vm1      source  tracking    64K       3      3   100.0    0       1  precopy   yes        0        0      0  ok         0  5f0c2a7e91b84d3c8a6e2f1b0d9c7e35  connected
+vm2      source  tracking    64K    1600   1200    75.0    3      77  hybrid    no       400  50.0M/s      -  -          -  -                                 connected
+vm2-dst  dest    waiting     64K    1600   1200    75.0    0       0  -         yes      400   1.1G/s      -  -          -  -                                 connected
+vm3      source  complete    32K    1536      0     0.0    0       0  postcopy  no      1536  13.3M/s    288  -          -  -                                 connected:connection_reset
+vm3-dst  dest    complete    32K    1536      0     0.0    0       0  -         yes     1536   393K/s    288  none       0  5f0c2a7e91b84d3c8a6e2f1b0d9c7e35  connected:peer_closed" ""
 
 	run status vm2
 	expect "table of one device" 0 \
-"NAME  ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY  READY  ACKED     RATE  PULLS  LINK
-vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no       400  50.0M/s      -  connected" ""
+"NAME  ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY  READY  ACKED     RATE  PULLS  META  ERRORS  MIGRATION  LINK
+vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no       400  50.0M/s      -  -          -  -          connected" ""
 
 	run status /dev/mapper/vm1 --json
 	expect "json of one device given by path, size-capped dirty_bytes" 0 \
@@ -166,6 +168,9 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "pulls": 0,
         "pull_avg_us": 0
       },
+      "metadata": "ok",
+      "io_errors": 0,
+      "migration_id": "5f0c2a7e91b84d3c8a6e2f1b0d9c7e35",
       "job": {
         "stage": "ready",
         "connection": "connected",
@@ -184,7 +189,7 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
 }' ""
 
 	run status vm2-dst --json
-	expect "json of a destination (27 fields): policy null, ready true, post-copy fields null" 0 \
+	expect "json of a destination (27 fields): policy null, ready true, post-copy and state fields null" 0 \
 '{
   "devices": [
     {
@@ -226,6 +231,9 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "pulls": null,
         "pull_avg_us": null
       },
+      "metadata": null,
+      "io_errors": null,
+      "migration_id": null,
       "job": {
         "stage": "waiting",
         "connection": "connected",
@@ -244,7 +252,7 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
 }' ""
 
 	run status vm3 --json
-	expect "json of a source after post-copy: handover, pulls served" 0 \
+	expect "json of a source after post-copy (30 fields): handover, pulls served, state null" 0 \
 '{
   "devices": [
     {
@@ -286,6 +294,9 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
         "pulls": 288,
         "pull_avg_us": 0
       },
+      "metadata": null,
+      "io_errors": null,
+      "migration_id": null,
       "job": {
         "stage": "complete",
         "connection": "connected",
@@ -306,6 +317,10 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
 	run status vm3-dst --json
 	expect_grep "json of a destination after post-copy: pull latency" 0 \
 		'^        "pull_avg_us": 48363$'
+	expect_grep "json of a destination without metadata device: none" 0 \
+		'^      "metadata": "none",$'
+	expect_grep "json of a destination's adopted migration id" 0 \
+		"^      \"migration_id\": \"$id\",\$"
 
 	run status old --json
 	expect_grep "json of a target without transfer fields: null" 0 \
@@ -324,6 +339,33 @@ vm2   source  tracking    64K    1600   1200    75.0    3      77  hybrid  no   
 	run status --json multi
 	expect_grep "json: option before NAME; hybridmig after linear target" \
 		0 '"size_bytes": 1048576'
+}
+
+# A source whose metadata device failed, after 2 I/O errors.
+test_state()
+{
+	local sick="sick|hybridmig|98304|source tracking 64 1536 12 0 4 9 none - 0 - 0 0 0 0 hybrid 0 0 0 0 0 0 0 0 0 0 0 0 0 failed 2 $id"
+	local warn='hybridmigctl: warning: sick: '
+
+	export HM_FAKE_DM="$sick"
+	run status
+	expect "table: metadata FAILED and I/O errors stand out" 0 \
+"NAME  ROLE    PHASE     CHUNK  CHUNKS  DIRTY  DIRTY%  HOT  WRITES  POLICY  READY  ACKED  RATE  PULLS  META    ERRORS  MIGRATION                         LINK
+sick  source  tracking    32K    1536     12     0.8    0       9  hybrid  no         0     0      0  FAILED       2  $id  none" \
+"${warn}metadata FAILED (re-create the device once the metadata device works; see hybridmig-metadata.rst)
+${warn}2 I/O errors on the data or metadata device"
+
+	run status sick --json
+	expect_grep "json: metadata failed" 0 '^      "metadata": "failed",$'
+	expect_grep "json: io_errors" 0 '^      "io_errors": 2,$'
+
+	export HM_FAKE_DM="${sick/failed 2/ok 1}"
+	run status sick
+	local ok=0
+	[ "$rc" = 0 ] && grep -q "  ok  *1  $id  none\$" "$tmp/out" &&
+		[ "$err" = "${warn}1 I/O error on the data or metadata device" ] &&
+		ok=1
+	result $ok "table: metadata ok, one I/O error, a warning"
 }
 
 test_no_devices()
@@ -408,6 +450,21 @@ test_bad_status()
 	run status bad --json
 	expect "status with pull_avg_us above 2^64-1" 6 "" \
 		"hybridmigctl: error: cannot parse status of bad"
+
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|dest postcopy 128 1 1 0 4 0 $link $xfer 10 11 12 ok 0"
+	run status bad
+	expect "status with 32 fields (migration_id missing)" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
+
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|dest postcopy 128 1 1 0 4 0 $link $xfer 10 11 12 ok x $id"
+	run status bad --json
+	expect "status with a non-numeric io_errors" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
+
+	export HM_FAKE_DM="$DEVS;bad|hybridmig|100|dest postcopy 128 1 1 0 4 0 $link $xfer 10 11 12 ok 0 ${id}0"
+	run status bad
+	expect "status with a 33-digit migration_id" 6 "" \
+		"hybridmigctl: error: cannot parse status of bad"
 }
 
 test_dm_failures()
@@ -473,6 +530,7 @@ test_usage()
 	expect_grep "status --help" 0 '^Usage: hybridmigctl status \[NAME\] \[--json\]'
 	expect_grep "status --help explains the transfer columns" 0 '^  READY    '
 	expect_grep "status --help explains PULLS" 0 '^  PULLS    '
+	expect_grep "status --help explains META" 0 '^  META     '
 	expect_grep "status --help names the post-copy phases" 0 'complete or aborted$'
 
 	run --version
@@ -651,6 +709,7 @@ resume lin"
 }
 
 test_output
+test_state
 test_no_devices
 test_wrong_device
 test_bad_status

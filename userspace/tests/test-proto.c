@@ -153,7 +153,7 @@ static void raw_hdr(uint8_t *b, unsigned int type, unsigned int lane,
 {
 	memset(b, 0, HDR_LEN);
 	memcpy(b + OFF_MAGIC, "HMIG", 4);
-	b[OFF_VERSION] = 1;
+	b[OFF_VERSION] = 2;
 	b[OFF_TYPE] = type;
 	b[OFF_LANE] = lane;
 	b[OFF_FLAGS] = 0;
@@ -246,9 +246,14 @@ static void test_constants(void)
 {
 	CHECK_EQ(HM_PROTO_MAGIC, 0x484d4947);
 	CHECK(!memcmp("HMIG", (const char[]){ 0x48, 0x4d, 0x49, 0x47 }, 4));
-	CHECK_EQ(HM_PROTO_VERSION, 1);
+	CHECK_EQ(HM_PROTO_VERSION, 2);
 	CHECK_EQ(HM_NONCE_LEN, 32);
 	CHECK_EQ(HM_MAC_LEN, 32);
+	CHECK(!strcmp(HM_AEAD_ALG, "gcm(aes)"));
+	CHECK_EQ(HM_AEAD_KEY_LEN, 32);
+	CHECK_EQ(HM_AEAD_IV_LEN, 12);
+	CHECK_EQ(HM_TAG_LEN, 16);
+	CHECK(HM_AEAD_KEY_LEN <= HM_MAC_LEN);	/* keys are HMAC outputs */
 	CHECK_EQ(HM_MAX_DATA_PIECE, 1 << 20);
 	CHECK_EQ(HM_MAX_PAYLOAD, (1 << 20) + 64);
 	CHECK_EQ(HM_LANE_CONTROL, 0);
@@ -294,15 +299,15 @@ static void test_constants(void)
 	CHECK_EQ(HM_REJECT_PROTOCOL, 4);
 	CHECK(!strcmp(HM_LABEL_SERVER_PROOF, "hybridmig v1 server proof"));
 	CHECK(!strcmp(HM_LABEL_CLIENT_PROOF, "hybridmig v1 client proof"));
-	CHECK(!strcmp(HM_LABEL_KEY_C2S, "hybridmig v1 key c2s"));
-	CHECK(!strcmp(HM_LABEL_KEY_S2C, "hybridmig v1 key s2c"));
+	CHECK(!strcmp(HM_LABEL_KEY_C2S, "hybridmig v2 key c2s"));
+	CHECK(!strcmp(HM_LABEL_KEY_S2C, "hybridmig v2 key s2c"));
 }
 
 /* hm_hdr_init() writes exactly the bytes the spec gives. */
 static void test_init_bytes(void)
 {
 	static const uint8_t want[HDR_LEN] = {
-		'H', 'M', 'I', 'G', 0x01, 0x06, 0x01, 0x00,
+		'H', 'M', 'I', 'G', 0x02, 0x06, 0x01, 0x00,
 		0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00,
 		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
 	};
@@ -575,7 +580,7 @@ static void test_is_handshake(void)
 
 		CHECK_EQ(!!hm_frame_is_handshake(t), want);
 	}
-	/* Everything from WELCOME on is a session frame, MACed. */
+	/* Everything from WELCOME on is a session frame, sealed. */
 	CHECK(!hm_frame_is_handshake(HM_FRAME_WELCOME));
 	CHECK(hm_frame_is_handshake(HM_FRAME_REJECT));
 }
@@ -602,7 +607,7 @@ static void test_bad_magic(void)
 
 static void test_bad_version(void)
 {
-	static const uint8_t versions[] = { 0, 2, 3, 0x80, 0xff };
+	static const uint8_t versions[] = { 0, 1, 3, 0x80, 0xff };
 	uint8_t b[HDR_LEN];
 
 	for (size_t i = 0; i < ARRAY_SIZE(versions); i++) {
@@ -943,7 +948,7 @@ static int model_check(const uint8_t *b, unsigned int lane, uint64_t seq)
 
 	for (int i = 0; i < 8; i++)
 		s = s << 8 | b[OFF_SEQ + i];
-	if (memcmp(b, "HMIG", 4) || b[OFF_VERSION] != 1 || b[OFF_FLAGS] ||
+	if (memcmp(b, "HMIG", 4) || b[OFF_VERSION] != 2 || b[OFF_FLAGS] ||
 	    b[OFF_RESERVED] || b[OFF_RESERVED + 1] || b[OFF_RESERVED + 2] ||
 	    b[OFF_RESERVED + 3] || b[OFF_LANE] != lane || type < 1 ||
 	    type > SPEC_TYPE_MAX)

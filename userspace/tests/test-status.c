@@ -56,6 +56,12 @@
 			"connected 192.0.2.2:7000 0 - 22682360 6960 97 97 " \
 			"hybrid 1 0 602 256 602 22675456 0 0 128 0 0 0 0"
 #define U64_MAX_STR	"18446744073709551615"
+/* The state fields, 31 to 33. */
+#define MIGRATION_ID	"0123456789abcdef0123456789abcdef"
+#define STATE		"ok 0 " MIGRATION_ID
+/* The post-copy lines above with state fields: metadata failed, no metadata. */
+#define SOURCE_STATE_LINE SOURCE_DONE_LINE " failed 3 " MIGRATION_ID
+#define DEST_STATE_LINE	DEST_DONE_LINE " - 0 " MIGRATION_ID
 
 static bool test_ok;
 
@@ -100,18 +106,22 @@ static void test_extra_fields(void)
 {
 	struct hm_status st;
 
-	CHECK(hm_status_parse(EXAMPLE " " LINK " " TRANSFER " " POSTCOPY
-			      " 42 future-word 7", &st) == 0);
+	CHECK(hm_status_parse(EXAMPLE " " LINK " " TRANSFER " " POSTCOPY " "
+			      STATE " 42 future-word 7", &st) == 0);
 	CHECK(st.hot_threshold == 4);
 	CHECK(st.write_bios == 0);
 	CHECK(st.rx_frames == 8);
 	CHECK(st.has_transfer && st.bandwidth_kib_s == 0);
 	CHECK(st.has_postcopy && st.pull_avg_us == 48363);
+	CHECK(st.has_state && !strcmp(st.migration_id, MIGRATION_ID));
 
 	/* After the link fields come the transfer fields, not just anything. */
 	CHECK(parse_fails(EXAMPLE " " LINK " 42 future-word 7"));
 	/* Nor after the transfer fields: the post-copy ones are numbers. */
 	CHECK(parse_fails(EXAMPLE " " LINK " " TRANSFER " 42 future-word 7"));
+	/* Nor after the post-copy fields: io_errors is a number. */
+	CHECK(parse_fails(EXAMPLE " " LINK " " TRANSFER " " POSTCOPY
+			  " 42 future-word 7"));
 }
 
 static void test_link_fields(void)
@@ -367,6 +377,88 @@ static void test_postcopy_bad(void)
 	CHECK(!parse_fails(line));
 }
 
+/* Fields 31-33: metadata failed, or none; an id; I/O errors. */
+static void test_state_fields(void)
+{
+	struct hm_status st;
+
+	memset(&st, 0xa5, sizeof(st));
+	CHECK(hm_status_parse(SOURCE_STATE_LINE, &st) == 0);
+	CHECK(st.has_postcopy && st.pulls == 288);
+	CHECK(st.has_state);
+	CHECK(!strcmp(st.metadata, "failed"));
+	CHECK(st.io_errors == 3);
+	CHECK(!strcmp(st.migration_id, MIGRATION_ID));
+
+	/* "-": no metadata device. */
+	CHECK(hm_status_parse(DEST_STATE_LINE, &st) == 0);
+	CHECK(st.has_state && !*st.metadata && st.io_errors == 0);
+	CHECK(!strcmp(st.migration_id, MIGRATION_ID));
+
+	/* "-": a destination that has not adopted an id yet. */
+	CHECK(hm_status_parse(EXAMPLE " " LINK " " TRANSFER " " POSTCOPY
+			      " ok " U64_MAX_STR " -", &st) == 0);
+	CHECK(st.has_state && !strcmp(st.metadata, "ok"));
+	CHECK(st.io_errors == UINT64_MAX && !*st.migration_id);
+
+	/* Capitals are hex digits too; a later metadata state is a word. */
+	CHECK(hm_status_parse(EXAMPLE " " LINK " " TRANSFER " " POSTCOPY
+			      " degraded_2 0 0123456789ABCDEF0123456789abcdef",
+			      &st) == 0);
+	CHECK(!strcmp(st.metadata, "degraded_2"));
+	CHECK(!strcmp(st.migration_id, "0123456789ABCDEF0123456789abcdef"));
+}
+
+/* The 30 fields of the post-copy target, and older: no state fields. */
+static void test_state_absent(void)
+{
+	struct hm_status st;
+
+	memset(&st, 0xa5, sizeof(st));
+	CHECK(hm_status_parse(SOURCE_DONE_LINE, &st) == 0);
+	CHECK(st.has_postcopy && !st.has_state);
+	CHECK(!*st.metadata && !st.io_errors && !*st.migration_id);
+	memset(&st, 0xa5, sizeof(st));
+	CHECK(hm_status_parse(SOURCE_LINE, &st) == 0);
+	CHECK(!st.has_postcopy && !st.has_state && !*st.migration_id);
+}
+
+static void test_state_bad(void)
+{
+	/* All three or none. */
+	static const char *const bad[] = {
+		"ok",
+		"ok 0",
+		"o%k 0 " MIGRATION_ID,
+		"a-metadata-word-longer-than-31-chars 0 " MIGRATION_ID,
+		"ok - " MIGRATION_ID,
+		"ok -1 " MIGRATION_ID,
+		"ok 1.5 " MIGRATION_ID,
+		"ok 0x1 " MIGRATION_ID,
+		"ok 18446744073709551616 " MIGRATION_ID,
+		"ok 0 0123456789abcdef0123456789abcde",
+		"ok 0 0123456789abcdef0123456789abcdef0",
+		"ok 0 0123456789abcdef0123456789abcdeg",
+		"ok 0 0x23456789abcdef0123456789abcdef",
+		"ok 0 --",
+		"ok 0 none",
+		"ok 0 0",
+	};
+	char line[256];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(line, sizeof(line), "%s %s %s %s %s", EXAMPLE, LINK,
+			 TRANSFER, POSTCOPY, bad[i]);
+		CHECK(parse_fails(line));
+		if (!parse_fails(line))
+			printf("    accepted: %s\n", bad[i]);
+	}
+	snprintf(line, sizeof(line), "%s %s %s %s %s", EXAMPLE, LINK, TRANSFER,
+		 POSTCOPY, STATE);
+	CHECK(!parse_fails(line));
+}
+
 static void test_transfer_u64_max(void)
 {
 	struct hm_status st;
@@ -493,7 +585,7 @@ static void test_json(void)
 	if (!obj)
 		return;
 
-	CHECK(json_object_object_length(obj) == 14);
+	CHECK(json_object_object_length(obj) == 17);
 	CHECK(json_str_is(obj, "name", "vm1-disk"));
 	CHECK(json_str_is(obj, "role", "source"));
 	CHECK(json_str_is(obj, "phase", "tracking"));
@@ -508,6 +600,10 @@ static void test_json(void)
 	CHECK(json_int_is(obj, "size_bytes", 104857600));
 	/* No transfer fields in the line: null, not left out. */
 	CHECK(json_null_is(obj, "transfer"));
+	/* Nor state fields. */
+	CHECK(json_null_is(obj, "metadata"));
+	CHECK(json_null_is(obj, "io_errors"));
+	CHECK(json_null_is(obj, "migration_id"));
 	json_object_put(obj);
 
 	CHECK(hm_status_parse(EXAMPLE " " LINK, &st) == 0);
@@ -545,7 +641,7 @@ static void test_json_transfer(void)
 	CHECK(obj);
 	if (!obj)
 		return;
-	CHECK(json_object_object_length(obj) == 14);
+	CHECK(json_object_object_length(obj) == 17);
 	/* Existing keys unchanged. */
 	CHECK(json_int_is(obj, "dirty_chunks", 1200));
 	CHECK(json_int_is(obj, "dirty_bytes", 1200 * 65536LL));
@@ -587,7 +683,7 @@ static void test_json_transfer(void)
 	CHECK(obj);
 	if (!obj)
 		return;
-	CHECK(json_object_object_length(obj) == 14);
+	CHECK(json_object_object_length(obj) == 17);
 	CHECK(json_str_is(obj, "phase", "complete"));
 	CHECK(json_int_is(obj, "dirty_chunks", 0));
 	CHECK(json_object_object_get_ex(obj, "transfer", &tr));
@@ -622,6 +718,83 @@ static void test_json_transfer(void)
 	CHECK(json_bool_is(tr, "ready", true));
 	CHECK(json_int_is(tr, "acked_chunks", 2896));
 	CHECK(json_int_is(tr, "deferred_chunks", 0));
+	json_object_put(obj);
+}
+
+/* The last keys: "transfer", then the state, in order. */
+static bool json_keys_end_with_state(struct json_object *obj)
+{
+	static const char *const last[] = {
+		"transfer", "metadata", "io_errors", "migration_id",
+	};
+	size_t skip = json_object_object_length(obj) - ARRAY_SIZE(last);
+	size_t i = 0;
+	bool ok = true;
+
+	json_object_object_foreach(obj, key, val) {
+		(void)val;
+		if (i >= skip)
+			ok &= !strcmp(key, last[i - skip]);
+		i++;
+	}
+	return ok;
+}
+
+static void test_json_state(void)
+{
+	struct json_object *obj;
+	struct hm_status st;
+
+	/* Metadata failed, I/O errors, an id. */
+	CHECK(hm_status_parse(SOURCE_STATE_LINE, &st) == 0);
+	obj = hm_status_to_json("vm3", &st, 98304);
+	CHECK(obj);
+	if (!obj)
+		return;
+	CHECK(json_object_object_length(obj) == 17);
+	CHECK(json_keys_end_with_state(obj));
+	CHECK(json_str_is(obj, "metadata", "failed"));
+	CHECK(json_int_is(obj, "io_errors", 3));
+	CHECK(json_str_is(obj, "migration_id", MIGRATION_ID));
+	/* Existing keys unchanged. */
+	CHECK(json_str_is(obj, "phase", "complete"));
+	CHECK(json_int_is(obj, "total_chunks", 1536));
+	json_object_put(obj);
+
+	/* No metadata device: "none". */
+	CHECK(hm_status_parse(DEST_STATE_LINE, &st) == 0);
+	obj = hm_status_to_json("vm3-dst", &st, 98304);
+	CHECK(obj);
+	if (!obj)
+		return;
+	CHECK(json_str_is(obj, "metadata", "none"));
+	CHECK(json_int_is(obj, "io_errors", 0));
+	CHECK(json_str_is(obj, "migration_id", MIGRATION_ID));
+	json_object_put(obj);
+
+	/* No id yet: null; a metadata word of a later version as is. */
+	CHECK(hm_status_parse(EXAMPLE " " LINK " " TRANSFER " " POSTCOPY
+			      " resyncing 0 -", &st) == 0);
+	obj = hm_status_to_json("vm1-dst", &st, 204800);
+	CHECK(obj);
+	if (!obj)
+		return;
+	CHECK(json_str_is(obj, "metadata", "resyncing"));
+	CHECK(json_int_is(obj, "io_errors", 0));
+	CHECK(json_null_is(obj, "migration_id"));
+	json_object_put(obj);
+
+	/* A 30-field target: the three keys are there, null. */
+	CHECK(hm_status_parse(SOURCE_DONE_LINE, &st) == 0);
+	obj = hm_status_to_json("vm3", &st, 98304);
+	CHECK(obj);
+	if (!obj)
+		return;
+	CHECK(json_object_object_length(obj) == 17);
+	CHECK(json_keys_end_with_state(obj));
+	CHECK(json_null_is(obj, "metadata"));
+	CHECK(json_null_is(obj, "io_errors"));
+	CHECK(json_null_is(obj, "migration_id"));
 	json_object_put(obj);
 }
 
@@ -809,6 +982,10 @@ static const struct {
 	{ "parse: partial or malformed transfer fields rejected",
 	  test_transfer_bad },
 	{ "parse: transfer counters up to u64 max", test_transfer_u64_max },
+	{ "parse: state fields 31-33", test_state_fields },
+	{ "parse: no state fields (30-field target)", test_state_absent },
+	{ "parse: partial or malformed state fields rejected",
+	  test_state_bad },
 	{ "parse: post-copy fields 28-30 (real lines)", test_postcopy_fields },
 	{ "parse: every phase name", test_phases },
 	{ "parse: no post-copy fields (27-field target)",
@@ -823,6 +1000,7 @@ static const struct {
 	{ "parse: output untouched on error", test_output_untouched_on_error },
 	{ "json: fields of one device", test_json },
 	{ "json: transfer object, source and destination", test_json_transfer },
+	{ "json: metadata, io_errors, migration_id", test_json_state },
 	{ "json: dirty_bytes capped at the device size", test_json_dirty_capped },
 	{ "json: numbers above INT64_MAX not wrapped", test_json_huge },
 };
