@@ -23,6 +23,10 @@ wait_for 10 field_is hm-dst 2 aborted || fail "destination not aborted: $(dmsetu
 [ "$(dm_events hm-dst)" -gt "$ev" ] || fail "no event on the destination at abort"
 dd if=/dev/mapper/hm-dst of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null &&
 	fail "the aborted destination served a read"
+# Refused by the target, not failed by a disk: no I/O error counted.
+assert_eq 0 "$(hm_field hm-dst 32)" "io_errors of the destination after refusing I/O"
+cycle_table hm-dst
+assert_eq aborted "$(hm_field hm-dst 2)" "destination phase after suspend, reload and resume"
 assert_eq tracking "$(hm_field hm-src 2)" "source phase after abort"
 assert_eq none "$(hm_link_state hm-src)" "source link after abort"
 assert_eq "$(hm_field hm-src 4)" "$(hm_field hm-src 5)" "every chunk dirty again after abort"

@@ -30,12 +30,14 @@ write_sectors /dev/mapper/vm-b 0 8
 write_sectors /dev/mapper/vm-b 0 8
 write_sectors /dev/mapper/vm-b 64 8
 
-must "$ctl" status > /tmp/hm-table
+must "$ctl" status > /tmp/hm-table 2> /tmp/hm-err
 cat /tmp/hm-table
 assert_eq 3 "$(wc -l < /tmp/hm-table)" "lines of the status table (header + 2)"
 grep -q '^NAME' /tmp/hm-table || fail "no header line"
-assert_eq "vm-b source tracking 4K 4096 2 0.1 1 3 hybrid no 0 0 0 none" "$(grep '^vm-b ' /tmp/hm-table | tr -s ' ')" "vm-b row"
-assert_eq "vm-a source tracking 64K 512 512 100.0 0 0 hybrid no 0 0 0 none" "$(grep '^vm-a ' /tmp/hm-table | tr -s ' ')" "vm-a row"
+# No metadata device, no I/O error; a new source makes up its migration id.
+assert_eq "vm-b source tracking 4K 4096 2 0.1 1 3 hybrid no 0 0 0 none 0 $(hm_field vm-b 33) none" "$(grep '^vm-b ' /tmp/hm-table | tr -s ' ')" "vm-b row"
+assert_eq "vm-a source tracking 64K 512 512 100.0 0 0 hybrid no 0 0 0 none 0 $(hm_field vm-a 33) none" "$(grep '^vm-a ' /tmp/hm-table | tr -s ' ')" "vm-a row"
+[ -s /tmp/hm-err ] && fail "warnings without a failure: $(cat /tmp/hm-err)"
 grep -q '^plain ' /tmp/hm-table && fail "a zero target was listed"
 
 # JSON: exactly the documented fields, and the same numbers as dmsetup.
@@ -46,7 +48,8 @@ doc = json.load(open(sys.argv[1]))
 f = sys.argv[2].split()
 fields = {"name", "role", "phase", "chunk_sectors", "chunk_bytes", "total_chunks",
           "dirty_chunks", "dirty_bytes", "hot_chunks", "hot_threshold", "write_bios",
-          "size_bytes", "link", "transfer", "job"}
+          "size_bytes", "link", "transfer", "metadata", "io_errors",
+          "migration_id", "job"}
 assert list(doc) == ["devices"], doc
 assert len(doc["devices"]) == 1, doc
 d = doc["devices"][0]
@@ -66,9 +69,14 @@ want = {"name": "vm-b", "size_bytes": int(f[1]) * 512, "role": f[3], "phase": f[
                           "acked_chunks", "data_bytes", "rate_kib_s",
                           "dirty_rate_chunks_s", "deferred_chunks",
                           "bandwidth_kib_s", "handover_us", "pulls",
-                          "pull_avg_us"], f[21:33])}}}
-# 30 fields, or more from a later kernel (appended; the tool ignores them).
-assert len(f) >= 33, f
+                          "pull_avg_us"], f[21:33])}},
+        "metadata": "none" if f[33] == "-" else f[33], "io_errors": int(f[34]),
+        "migration_id": None if f[35] == "-" else f[35]}
+# 33 fields, or more from a later kernel (appended; the tool ignores them).
+assert len(f) >= 36, f
+assert d["metadata"] == "none" and d["io_errors"] == 0, d
+assert len(d["migration_id"]) == 32, d
+assert list(d)[-5:] == ["transfer", "metadata", "io_errors", "migration_id", "job"], list(d)
 job = d.pop("job")
 assert job["stage"] == "idle" and job["connection"] == "none", job
 assert job["data_total_bytes"] == want["size_bytes"], job

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # timeout: 300
+# suite: extra (link-netem, push-faults and the soak heal the link the same ways, under load)
 # The link heals by itself: after the veth goes down and up, and after its
 # TCP connections are killed (ss -K) on either side, source and destination
 # reconnect and re-authenticate without an operator.

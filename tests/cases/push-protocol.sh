@@ -35,8 +35,10 @@ alloc=$(stat -c %b "$(losetup -nO BACK-FILE "$b")")
 # Reads of what arrived are served; writes are not (no handover yet).
 dd if=/dev/mapper/hm-dst bs=64k count=1 iflag=direct status=none | cmp - <(head -c 65536 "$b") ||
 	fail "read from the destination differs from its data device"
-dd if=/dev/zero of=/dev/mapper/hm-dst bs=4k count=1 oflag=direct status=none 2>/dev/null &&
-	fail "the destination accepted a write before handover"
+# A write waits for a handover (30 s), then fails: meanwhile, the hostile
+# sources.
+dd if=/dev/zero of=/dev/mapper/hm-dst bs=4k count=1 oflag=direct status=none 2>/dev/null &
+held_pid=$!
 
 for mode in data-before-setup out-of-range short-data zero-with-data bad-flags \
 	    setup-twice data-on-control ack-from-source bad-geometry; do
@@ -51,6 +53,7 @@ for mode in data-before-setup out-of-range short-data zero-with-data bad-flags \
 		fail "$mode: destination error $(hm_link_error hm-dst), not $want_error"
 	wait_for 10 link_is hm-dst listening || fail "$mode: destination not listening again"
 done
+wait $held_pid && fail "the destination accepted a write before handover"
 assert_eq "$want" "$(md5sum < "$b")" "destination data after the hostile sources"
 
 note "hostile destinations against the kernel source"

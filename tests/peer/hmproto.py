@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""The hybridmig wire protocol in Python: framing, handshake, session MACs.
+"""The hybridmig wire protocol in Python: framing, handshake, sealed frames.
 
 A second, independent implementation of Documentation/protocol.rst (the C
 one is hybridmig-proto.h plus the kernel), used by the test peer
 (hm-peer.py), its self-test (test_hmproto.py) and the fuzzer's seed
-generator (userspace/fuzz/gen-seeds.py). Standard library only.
+generator (userspace/fuzz/gen-seeds.py). Standard library, plus AES-GCM
+from python3-cryptography for the session frames.
 
 Keep it in step with hybridmig-proto.h: the constants below are copied
 from there.
@@ -20,10 +21,16 @@ import struct
 import threading
 import time
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 MAGIC = 0x484D4947  # "HMIG"
-VERSION = 1
+VERSION = 2  # 1: HMAC-SHA256 trailers, cleartext payloads
 NONCE_LEN = 32
-MAC_LEN = 32
+MAC_LEN = 32  # HMAC-SHA256: the handshake's proofs and key derivation
+# Session frames: AES-256-GCM, nonce 4 zero bytes + be64 seq, header as AAD.
+AEAD_KEY_LEN = 32
+TAG_LEN = 16
 MAX_DATA_PIECE = 1 << 20
 MAX_PAYLOAD = MAX_DATA_PIECE + 64
 
@@ -105,8 +112,8 @@ DATA_ZERO = 0x1  # the chunks are all zeroes: no data follows
 
 LABEL_SERVER_PROOF = b"hybridmig v1 server proof"
 LABEL_CLIENT_PROOF = b"hybridmig v1 client proof"
-LABEL_KEY_C2S = b"hybridmig v1 key c2s"
-LABEL_KEY_S2C = b"hybridmig v1 key s2c"
+LABEL_KEY_C2S = b"hybridmig v2 key c2s"
+LABEL_KEY_S2C = b"hybridmig v2 key s2c"
 
 # Each side gives the other this long to complete a handshake (the
 # kernel's HM_HANDSHAKE_TIMEOUT).
@@ -213,7 +220,7 @@ def is_handshake(ftype):
 
 
 def has_mac(ftype):
-    """Session frames (WELCOME and after) carry a MAC trailer."""
+    """Session frames (WELCOME and after) are sealed: a tag follows."""
     return ftype >= WELCOME
 
 
@@ -239,7 +246,7 @@ def hdr_error_name(err):
 def frame_wire_len(h):
     """Bytes of the whole frame, given a header hdr_check() accepted (or
     at least one whose len the caller has bounded)."""
-    return HDR_LEN + h.len + (MAC_LEN if has_mac(h.type) else 0)
+    return HDR_LEN + h.len + (TAG_LEN if has_mac(h.type) else 0)
 
 
 # --- Crypto ----------------------------------------------------------------
@@ -265,8 +272,34 @@ def session_keys(key, lane, nc, ns):
             hmac256(key, LABEL_KEY_S2C, bytes([lane]), nc, ns))
 
 
-def frame_mac(key, hdr, payload):
-    return hmac256(key, hdr, payload)
+def _aead(key, _cache={}):
+    a = _cache.get(key)
+    if a is None:
+        if len(_cache) > 64:
+            _cache.clear()
+        a = _cache[key] = AESGCM(key[:AEAD_KEY_LEN])
+    return a
+
+
+def frame_nonce(seq):
+    return bytes(4) + struct.pack(">Q", seq)
+
+
+def seal(key, hdr, payload):
+    """The sealed payload and its tag, for the packed header hdr (its seq
+    is the nonce, the whole header the associated data)."""
+    seq = unpack_hdr(hdr).seq
+    return _aead(key).encrypt(frame_nonce(seq), payload, hdr)
+
+
+def unseal(key, hdr, body):
+    """The payload of a sealed body (payload + tag), or None if the tag
+    does not verify."""
+    seq = unpack_hdr(hdr).seq
+    try:
+        return _aead(key).decrypt(frame_nonce(seq), body, hdr)
+    except InvalidTag:
+        return None
 
 
 # --- Payloads ----------------------------------------------------------------
@@ -442,7 +475,7 @@ def encode_frame(ftype, lane, seq, payload=b"", key=None):
     if has_mac(ftype):
         if key is None:
             raise ValueError("a session frame needs a key")
-        return hdr + payload + frame_mac(key, hdr, payload)
+        return hdr + seal(key, hdr, payload)
     return hdr + payload
 
 
@@ -499,7 +532,7 @@ class NoVersion(ProtoError):
 
 
 class BadPayload(ProtoError):
-    """A frame whose header and MAC are good but whose payload breaks a
+    """A frame whose header and tag are good but whose payload breaks a
     rule of the push protocol (a run outside the device, a wrong data
     length, unknown flags...)."""
     def __init__(self, what):
@@ -661,10 +694,10 @@ class Channel:
 
     recv() validates every header exactly as the kernel does (hdr_check
     with the expected seq) before reading its payload, then checks the
-    MAC of session frames, and that a migration frame (SETUP and every
+    tag of sealed session frames, and that a migration frame (SETUP and every
     later type) comes from the right end (ABORT: either) on its own lane. Payload fields are the
     caller's to check (see Geometry). Any failure raises a ProtoError; the
-    caller closes. send() numbers and MACs frames. Sends are serialised by
+    caller closes. send() numbers and seals frames. Sends are serialised by
     a lock; one thread at a time may recv().
     """
 
@@ -747,12 +780,12 @@ class Channel:
             raise BadHeader(err, h)
         payload = self._recv_exact(h.len, deadline, True)
         if has_mac(h.type):
-            mac = self._recv_exact(MAC_LEN, deadline, True)
+            tag = self._recv_exact(TAG_LEN, deadline, True)
             if self.rx_key is None:
                 raise Unexpected("%s before the handshake" %
                                  type_name(h.type))
-            if not hmac.compare_digest(mac,
-                                       frame_mac(self.rx_key, raw, payload)):
+            payload = unseal(self.rx_key, raw, payload + tag)
+            if payload is None:
                 raise BadMac(h)
             sender = PUSH_SENDER.get(h.type)
             if sender == self.role:

@@ -208,14 +208,15 @@ def test_codec():
     eq((hp.SETUP_OK, hp.SETUP_GEOMETRY, hp.SETUP_MIGRATION), (0, 1, 2),
        "SETUP_ACK statuses")
     b = hp.pack_hdr(hp.PING, 1, 8, 0x0102030405060708)
-    eq(b, b"HMIG\x01\x06\x01\x00\x00\x00\x00\x08\x00\x00\x00\x00"
+    eq(b, b"HMIG\x02\x06\x01\x00\x00\x00\x00\x08\x00\x00\x00\x00"
        b"\x01\x02\x03\x04\x05\x06\x07\x08", "wire bytes")
     h = hp.unpack_hdr(b)
     eq(hp.hdr_check(h, 1, 0x0102030405060708), 0, "good header")
     eq(hp.hdr_check(h, 0, 0x0102030405060708), -errno.EPROTO, "lane")
     eq(hp.hdr_check(h, 1, 1), -errno.EBADMSG, "seq")
     for kw, err in (({"magic": 0x474D4948}, -errno.EPROTO),
-                    ({"version": 2}, -errno.EPROTO),
+                    ({"version": 1}, -errno.EPROTO),
+                    ({"version": 3}, -errno.EPROTO),
                     ({"flags": 1}, -errno.EPROTO),
                     ({"reserved": 1}, -errno.EPROTO)):
         h = hp.unpack_hdr(hp.pack_hdr(hp.PING, 0, 8, 0, **kw))
@@ -496,6 +497,48 @@ def test_hmac_vector():
        "HMAC-SHA256")
 
 
+def test_gcm_vector():
+    # AES-256-GCM, test case 16 of McGrew & Viega's GCM specification
+    # (the vectors NIST's gcmEncryptExtIV256 file also carries).
+    key = bytes.fromhex("feffe9928665731c6d6a8f9467308308"
+                        "feffe9928665731c6d6a8f9467308308")
+    iv = bytes.fromhex("cafebabefacedbaddecaf888")
+    aad = bytes.fromhex("feedfacedeadbeeffeedfacedeadbeefabaddad2")
+    pt = bytes.fromhex("d9313225f88406e5a55909c5aff5269a"
+                       "86a7a9531534f7da2e4c303d8a318a72"
+                       "1c3c0c95956809532fcf0e2449a6b525"
+                       "b16aedf5aa0de657ba637b39")
+    out = hp.AESGCM(key).encrypt(iv, pt, aad)
+    eq(out[:-16].hex(),
+       "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+       "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+       "ciphertext")
+    eq(out[-16:].hex(), "76fc6ece0f4e1768cddf8853bb2d551b", "tag")
+
+
+def test_sealed_frame():
+    """A session frame: header in clear (the AAD), payload encrypted with
+    nonce 0^4 || be64(seq), 16-byte tag; no other key, seq or header opens
+    it."""
+    k = bytes(range(32))
+    payload = hp.ping_payload(0x0102030405060708)
+    f = hp.encode_frame(hp.PING, 1, 5, payload, k)
+    hdr = f[:hp.HDR_LEN]
+    eq(hdr, hp.pack_hdr(hp.PING, 1, len(payload), 5), "header in clear")
+    eq(len(f), hp.HDR_LEN + len(payload) + hp.TAG_LEN, "length")
+    check(f[hp.HDR_LEN:hp.HDR_LEN + len(payload)] != payload, "encrypted")
+    want = hp.AESGCM(k).encrypt(bytes(4) + (5).to_bytes(8, "big"), payload,
+                                hdr)
+    eq(f[hp.HDR_LEN:], want, "AES-256-GCM, nonce from seq, header as AAD")
+    eq(hp.unseal(k, hdr, f[hp.HDR_LEN:]), payload, "opens")
+    check(hp.unseal(bytes(32), hdr, f[hp.HDR_LEN:]) is None, "other key")
+    h6 = hp.pack_hdr(hp.PING, 1, len(payload), 6)
+    check(hp.unseal(k, h6, f[hp.HDR_LEN:]) is None, "other seq")
+    h0 = hp.pack_hdr(hp.PONG, 1, len(payload), 5)
+    check(hp.unseal(k, h0, f[hp.HDR_LEN:]) is None, "other type")
+    eq(hp.frame_wire_len(hp.unpack_hdr(hdr)), len(f), "frame_wire_len")
+
+
 def test_labels_separate():
     n1, n2 = os.urandom(32), os.urandom(32)
     # A server proof can never serve as a client proof, even for equal
@@ -647,7 +690,8 @@ def test_version_reject():
         s=_catch(hp.server_handshake, ss, KEY, 5)))
     t.start()
     ch = hp.Channel(cs, "client", 0)
-    ch.send(hp.HELLO, hp.hello_payload(os.urandom(32), 2, 3))
+    ch.send(hp.HELLO, hp.hello_payload(os.urandom(32), hp.VERSION + 1,
+                                       hp.VERSION + 2))
     h, p = ch.recv(5)
     eq((h.type, h.seq, hp.parse_reject(p)), (hp.REJECT, 0, hp.REJECT_VERSION),
        "REJECT version")
@@ -1292,7 +1336,7 @@ def test_mitm_truncate():
               ["--ping", "4"],
               ["lane 0: connected", "lane 1: closed"],
               ["lane 1: closed: closed by peer mid-frame"],
-              ["FAULT truncate: sent 32 of 64 bytes of PING seq 3"])
+              ["FAULT truncate: sent 24 of 48 bytes of PING seq 3"])
 
 
 def test_mitm_fault_once():
@@ -1354,6 +1398,8 @@ TESTS = [
     ("post-copy: PULL/PULL_DATA/HANDOVER_MAP/ACK status rules",
      test_postcopy_rules),
     ("crypto: HMAC-SHA256 vector", test_hmac_vector),
+    ("crypto: AES-256-GCM vector", test_gcm_vector),
+    ("crypto: a sealed session frame", test_sealed_frame),
     ("crypto: labels, lanes and directions separate", test_labels_separate),
     ("framing: splitter across chunk boundaries", test_splitter),
     ("handshake: right key, both lanes, ping", test_handshake_ok),

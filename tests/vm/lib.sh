@@ -16,7 +16,7 @@ skip() {
 }
 
 note() {
-	echo "--- $*"
+	echo "--- $* (at ${SECONDS} s)"
 }
 
 assert_eq() {
@@ -373,4 +373,65 @@ ctl_expect() {
 	assert_eq "$want" "$rc" "exit code of hybridmigctl $*"
 	grep -qF -- "$msg" /tmp/hm-err || fail "hybridmigctl $*: stderr '$(cat /tmp/hm-err)' lacks '$msg'"
 	assert_eq 1 "$(wc -l < /tmp/hm-err)" "error lines of hybridmigctl $*"
+}
+
+# ---- Faults under a device ----
+
+# dm_swap <name> <table>: replace the table of a dm device under I/O
+# (the device stays open; I/O in flight completes first).
+dm_swap() {
+	local name=$1
+	shift
+	must dmsetup suspend "$name"
+	must dmsetup load "$name" --table "$*"
+	must dmsetup resume "$name"
+}
+
+# fault_dev <name> <backing dev> ok|error|delay <ms>: the device over
+# the start of <backing dev> passes I/O through, fails all of it
+# (dm-flakey, always down), or delays it (dm-delay).
+fault_dev() {
+	local name=$1 dev=$2 size
+	size=$(sectors "/dev/mapper/$name")
+	case "$3" in
+	ok) dm_swap "$name" "0 $size linear $dev 0" ;;
+	error) dm_swap "$name" "0 $size flakey $dev 0 0 3600" ;;
+	delay) dm_swap "$name" "0 $size delay $dev 0 $4" ;;
+	*) fail "fault_dev: unknown mode $3" ;;
+	esac
+}
+
+hm_io_errors() {
+	hm_field "$1" 32
+}
+
+# handover_all_dirty <src> <dst> <MiB> <KiB/s>: the source's first <MiB>
+# written again with random data, then handed over with policy postcopy
+# and the prefetch limited to <KiB/s>: all of it is missing on the
+# destination, for a long post-copy.
+handover_all_dirty() {
+	must dmsetup message "$1" 0 set policy postcopy
+	must dmsetup message "$1" 0 set bandwidth "$4"
+	dd if=/dev/urandom of="/dev/mapper/$1" bs=1M count="$3" oflag=direct status=none ||
+		fail "rewriting $1"
+	must dmsetup message "$1" 0 handover
+	wait_for 10 field_is "$2" 2 postcopy || fail "destination phase: $(dmsetup status "$2")"
+}
+
+# cycle_table <dev> [command]: suspend and resume, reload the live table
+# and go live with it, suspend --noflush and resume; run [command] (say, a
+# status check) while suspended the first time. The table stays as it was.
+cycle_table() {
+	local dev=$1 table
+	shift
+	table=$(dmsetup table "$dev")
+	must dmsetup suspend "$dev"
+	[ $# -eq 0 ] || "$@" || fail "$dev while suspended: '$*' failed: $(dmsetup status "$dev")"
+	must dmsetup resume "$dev"
+	must dmsetup reload "$dev" --table "$table"
+	must dmsetup suspend "$dev"
+	must dmsetup resume "$dev"
+	must dmsetup suspend --noflush "$dev"
+	must dmsetup resume "$dev"
+	assert_eq "$table" "$(dmsetup table "$dev")" "$dev table after a reload"
 }
