@@ -7,8 +7,10 @@
 #  1. throughput: a source over a loop device holding random data, all
 #     dirty, pushes everything to a destination in another network
 #     namespace (veth). Time from `connect` until nothing is dirty or in
-#     flight, against raw TCP (iperf3, one stream) on the same link. Paired
-#     rounds: raw TCP and push alternate which goes first.
+#     flight, against raw TCP (iperf3, one stream) on the same link, and
+#     against TLS 1.3 with AES-256-GCM (openssl), which seals the stream as
+#     the push does. Paired rounds: raw TCP and push alternate which goes
+#     first.
 #  2. guest slowdown: fio on the source device with no link (baseline)
 #     against fio on the same device while a push of a large all-dirty disk
 #     runs for the whole fio window. Paired rounds, alternating order.
@@ -21,8 +23,9 @@
 # --shape RATE: shape the source's side of the veth with tbf (e.g. 1gbit).
 # --profile: one more (unmeasured) push with perf record -a; the top
 #            symbols go into the JSON.
-# --sha256-ssse3: load sha256_ssse3 before the module (the link's
+# --sha256-ssse3: load sha256_ssse3 before the module (the handshake's
 #            hmac(sha256) then uses the SIMD implementation, if the CPU has it).
+#            aesni_intel is always loaded if the CPU has AES-NI (bench_setup).
 #            The default since the module's softdep asks modprobe for it;
 #            --generic-sha256 measures without it.
 #
@@ -91,15 +94,26 @@ cpu_ticks() {
 	awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }
 
-# CPU time (ticks) of every task: "pid comm ticks", for who-burns-what.
+# CPU time of every task: "pid comm ticks start" (utime + stime, and its
+# start time, in ticks since boot), for who-burns-what. comm may hold
+# spaces and parentheses: it runs to the last ") ".
 task_ticks() {
 	local f
 	for f in /proc/[0-9]*/stat; do
 		cat "$f" 2>/dev/null
-	done | sed -E 's/^([0-9]+) \((.*)\) [A-Z] (([^ ]+ ){10})([0-9]+) ([0-9]+).*/\1 \2 \5 \6/' |
-		awk 'NF >= 4 { gsub(/ /, "_", $2); print $1, $2, $(NF - 1) + $NF }'
+	done | awk 'match($0, /^[0-9]+ \(.*\) /) {
+		p = index($0, "(")
+		comm = substr($0, p + 1, RLENGTH - p - 2)
+		gsub(/ /, "_", comm)
+		split(substr($0, RLENGTH + 1), f, " ")
+		print $1, comm, f[12] + f[13], f[20] }'
 	# Interrupt time is not any task's (IRQ time accounting).
-	awk '/^cpu / { print -1, "[irq]", $7; print -2, "[softirq]", $8 }' /proc/stat
+	awk '/^cpu / { print -1, "[irq]", $7, 0; print -2, "[softirq]", $8, 0 }' /proc/stat
+}
+
+# The clock of task start times (ticks since boot).
+uptime_ticks() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", $1 * hz }' /proc/uptime
 }
 
 rm -rf "$work" "$results/push.json" "$results/FAILED" "$log_tp" "$log_sd"
@@ -116,6 +130,8 @@ if [ -n "$shape" ]; then
 fi
 tcp_tool=iperf3
 command -v iperf3 >/dev/null || tcp_tool=python
+tls_tool=openssl
+command -v openssl >/dev/null || { tls_tool=; log "no openssl: no TLS baseline"; }
 
 # ---- Data ----
 # The source image holds random data (no chunk is all zeroes, so every
@@ -133,6 +149,10 @@ with open(sys.argv[1], "wb") as f:
         f.write(block)
 PY
 src_loop=$(losetup --show -f "$work/src.img") || die "losetup src.img"
+if [ -n "$tls_tool" ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=hm-bench \
+		-days 1 -keyout "$work/tls.key" -out "$work/tls.crt" 2> /dev/null || die "openssl req"
+fi
 sectors=$(blockdev --getsz "$src_loop")
 
 # ---- 1. Throughput ----
@@ -162,6 +182,40 @@ raw_tcp() {
 	log "raw TCP round $round: $(python3 "$here/push.py" tcp-mib "$out") MiB/s"
 }
 
+# tls_tcp <round>: the same stream sealed as the push seals it: TLS 1.3
+# with AES-256-GCM (openssl s_server/s_client), the MiB of one push, timed
+# from the client's start until the server has read everything. On an
+# emulated CPU the cipher costs more than the copy; this is the ceiling of
+# any transport that seals its data with AES-GCM on this machine.
+tls_tcp() {
+	local round=$1 t0 t1 srv
+	[ -n "$tls_tool" ] || return 0
+	# No session tickets: the client never reads, and unread data at its
+	# close would reset the connection and drop what it had not sent yet.
+	# The server's stdin is a FIFO held open (no EOF): a background job's
+	# /dev/null made it drop the connection at once.
+	rm -f "$work/tls-in"
+	mkfifo "$work/tls-in"
+	in_dst openssl s_server -accept "$DST_IP:5302" -naccept 1 -quiet -tls1_3 \
+		-ciphersuites TLS_AES_256_GCM_SHA384 -num_tickets 0 \
+		-cert "$work/tls.crt" -key "$work/tls.key" 0<> "$work/tls-in" \
+		2> "$work/tls-server.err" | wc -c > "$work/tls-bytes" &
+	srv=$!
+	sleep 1
+	t0=$(now)
+	head -c "${size}M" /dev/zero |
+		in_src timeout 600 openssl s_client -connect "$DST_IP:5302" -quiet -no_ign_eof \
+			-tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384 > /dev/null 2> "$work/tls-client.err" ||
+		die "openssl s_client: $(head -c 300 "$work/tls-client.err")"
+	wait "$srv" || die "openssl s_server: $(head -c 300 "$work/tls-server.err")"
+	t1=$(now)
+	[ "$(cat "$work/tls-bytes")" = $((size << 20)) ] ||
+		die "TLS: the server read $(cat "$work/tls-bytes") bytes of $((size << 20))"
+	printf '{"kind": "tls", "round": %d, "bytes": %d, "seconds": %s}\n' \
+		"$round" $((size << 20)) "$(elapsed "$t0" "$t1")" >> "$log_tp"
+	log "TLS (AES-256-GCM) round $round: ${size} MiB in $(elapsed "$t0" "$t1")s"
+}
+
 # wait_synced <dev> <timeout s>: until dirty and inflight are both 0.
 # Sleeps in `dmsetup wait` (the source raises an event when ready goes
 # 0 -> 1, and on link changes) instead of polling, so that the waiting
@@ -186,7 +240,7 @@ make_dst_img() {
 
 # push_round <chunk> <round> <position> [perf]: push the whole source.
 push_round() {
-	local chunk=$1 round=$2 pos=$3 prof=${4:-0} c0 c1 t0 t1 pp=
+	local chunk=$1 round=$2 pos=$3 prof=${4:-0} c0 c1 t0 t1 end_ticks pp=
 	make_dst_img
 	dmsetup create bench-src --table "0 $sectors hybridmig source $src_loop - $chunk" ||
 		die "dmsetup create bench-src"
@@ -212,6 +266,7 @@ push_round() {
 	wait_synced bench-src 900 || die "push (chunk $chunk) not done after 900 s: $(dmsetup status bench-src)"
 	t1=$(now)
 	c1=$(cpu_ticks)
+	end_ticks=$(uptime_ticks)
 	task_ticks > "$work/tasks1"
 	snap bench-src
 	local src_fields="${F[*]:1}"
@@ -243,10 +298,11 @@ push_round() {
 	rm -f "$work/dst.img"
 	[ "$same" = false ] && die "after the push (chunk $chunk) the destination differs from the source"
 	[ "$prof" = 1 ] && return
-	# Ticks each task used during the push, kworkers and the like merged.
+	# Ticks each task used during the push, kworkers and the like merged;
+	# not the tasks started after it (this sampler's own).
 	local tasks
-	tasks=$(awk 'NR == FNR { t[$1] = $3; next }
-		{ n = $2; sub(/[\/:-][0-9].*$/, "", n); d[n] += $3 - t[$1] }
+	tasks=$(awk -v end="$end_ticks" 'NR == FNR { t[$1] = $3; next }
+		$4 <= end { n = $2; sub(/[\/:-][0-9].*$/, "", n); d[n] += $3 - t[$1] }
 		END { for (n in d) if (d[n] > 0) printf "\"%s\": %d, ", n, d[n] }' \
 		"$work/tasks0" "$work/tasks1")
 	printf '{"kind": "push", "chunk_sectors": %d, "round": %d, "position": %d, "seconds": %s, "src": "%s", "dst": "%s", "cpu": [%s, %s], "tasks": {%s}, "identical": %s}\n' \
@@ -260,6 +316,7 @@ for round in $(seq 1 "$rounds"); do
 	[[ $parts == *1* ]] || break
 	if [ $((round % 2)) -eq 1 ]; then
 		raw_tcp "$round" 1
+		tls_tcp "$round"
 		pos=2
 		for c in $chunks; do
 			push_round "$c" "$round" "$pos"
@@ -271,6 +328,7 @@ for round in $(seq 1 "$rounds"); do
 			push_round "$c" "$round" "$pos"
 			pos=$((pos + 1))
 		done
+		tls_tcp "$round"
 		raw_tcp "$round" "$pos"
 	fi
 done
@@ -372,10 +430,11 @@ losetup -d "$dst_loop"
 fi	# part 2
 losetup -d "$src_loop"
 
-# The MAC implementation the link used (its transforms exist once a link has
-# been up), and whether the CPU offers what the faster ones need.
-crypto_driver=$(awk '/^name/ { n = $3 } /^driver/ && n == "hmac(sha256)" { print $3; exit }' /proc/crypto)
-crypto_driver="${crypto_driver:-unknown}; sha256 drivers: $(awk '/^name/ { n = $3 } /^driver/ && n == "sha256" { printf "%s ", $3 }' /proc/crypto); CPU: $(grep -m1 -ow -E 'sha_ni|avx2|ssse3' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+# The frame cipher the link used (its transforms exist once a link has been
+# up: the crypto API takes the gcm(aes) of highest priority), and whether the
+# CPU offers what the faster ones need.
+crypto_driver=$(awk '/^name/ { n = $3 } /^driver/ { d = $3 } /^priority/ && n == "gcm(aes)" && $3 > p { p = $3; best = d } END { print best }' /proc/crypto)
+crypto_driver="${crypto_driver:-unknown}; hmac(sha256) (handshake): $(awk '/^name/ { n = $3 } /^driver/ && n == "hmac(sha256)" { print $3; exit }' /proc/crypto); CPU: $(grep -m1 -ow -E 'aes|pclmulqdq|vaes|avx2|sha_ni' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 
 bench_kernel_log "$work/kernel-bad.txt"
 

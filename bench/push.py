@@ -165,9 +165,12 @@ def report(a):
 
     # 1. Throughput
     tcp = {}
+    tls = {}
     pushes = []
     for rec in tp:
-        if rec["kind"] == "tcp":
+        if rec["kind"] == "tls":
+            tls[rec["round"]] = rec["bytes"] / float(rec["seconds"]) / MIB
+        elif rec["kind"] == "tcp":
             r = tcp_result(os.path.join(a.dir, rec["file"]))
             r.update(round=rec["round"], position=rec["position"],
                      guest_cpu_busy=cpu_busy(rec))
@@ -201,6 +204,10 @@ def report(a):
         "spread": spread([t["mib_s"] for t in tcp.values()]),
         "guest_cpu_busy": median([t["guest_cpu_busy"] for t in tcp.values()]),
         "runs": [tcp[k] for k in sorted(tcp)]}, "push": {}}
+    if tls:
+        throughput["tls"] = {"mib_s": median(list(tls.values())),
+                             "spread": spread(list(tls.values())),
+                             "runs": [round(tls[k], 3) for k in sorted(tls)]}
     for chunk in sorted({p["chunk_sectors"] for p in pushes}):
         runs = [p for p in pushes if p["chunk_sectors"] == chunk]
         ratios = [p["mib_s"] / tcp[p["round"]]["mib_s"] for p in runs if p["round"] in tcp]
@@ -212,6 +219,8 @@ def report(a):
             "spread": spread([p["mib_s"] for p in runs]),
             "ratio_to_raw_tcp": median(ratios),
             "paired_ratios": [round(r, 4) for r in ratios],
+            "ratio_to_tls": median([p["mib_s"] / tls[p["round"]]
+                                    for p in runs if p["round"] in tls]) if tls else None,
             "wire_overhead": round(runs[0]["wire_bytes"] / runs[0]["data_bytes"] - 1, 5)
             if runs[0]["data_bytes"] else None,
             "guest_cpu_busy": median([p["guest_cpu_busy"] for p in runs]),
@@ -363,6 +372,12 @@ def print_throughput(doc, tp, raw):
     print(f"     raw TCP ({doc['tcp_tool']}, 1 stream, {tp['tcp_seconds']}s)   "
           f"{fmt(raw['mib_s'], '8.1f')} MiB/s   guest CPU busy {fmt(raw['guest_cpu_busy'], '.0%')}"
           f"   spread {fmt(raw['spread'], '.1%')}")
+    if tp.get("tls"):
+        print(f"     TLS 1.3 AES-256-GCM (openssl)  {fmt(tp['tls']['mib_s'], '8.1f')} MiB/s"
+              f"   spread {fmt(tp['tls']['spread'], '.1%')}")
+    for chunk, p in tp["push"].items():
+        if p.get("ratio_to_tls") is not None:
+            print(f"     push/TLS, chunk {p['chunk_kib']:>4} KiB   {fmt(p['ratio_to_tls'])}")
     for chunk, p in tp["push"].items():
         print(f"     push, chunk {p['chunk_kib']:>4} KiB          {fmt(p['mib_s'], '8.1f')} MiB/s"
               f"   guest CPU busy {fmt(p['guest_cpu_busy'], '.0%')}   spread {fmt(p['spread'], '.1%')}"
