@@ -9,6 +9,7 @@
 #   make deps             install every Debian package the build, tests and demo need
 #   make check            everything CI runs: deps, builds, lint, unit and VM tests
 #   make demo             the main job: a demo migration in a VM, with a report
+#   make soak SEED= N=    N randomized migrations with faults (soak runner)
 #   make bench            migration benchmarks, quick profile (bench/run-migrate;
 #                         the other benchmarks: bench/run)
 #   make install          install the built module(s) (for KVERS, as above),
@@ -39,7 +40,7 @@ kdir = $(if $(KDIR),$(KDIR),/lib/modules/$(1)/build)
 BUILD := $(SRC)/build
 
 .PHONY: all module modules-all userspace deps check unit vmtest checkpatch \
-	sparse demo bench clean install install-module install-tools \
+	sparse demo soak bench clean install install-module install-tools \
 	install-dkms uninstall
 
 all: module userspace
@@ -87,6 +88,15 @@ check:
 
 demo:
 	$(SRC)/scripts/demo.sh
+
+# The soak runner: N randomized migrations with faults from SEED (a fresh
+# seed unless given), in the VM of every installed kernel (KVER=... for one).
+SEED ?= $(shell date +%s)
+N ?= 20
+soak: modules-all userspace
+	HM_SOAK_SEED=$(SEED) HM_SOAK_N=$(N) HM_TEST_TIMEOUT=$$(( $(N) * 240 + 60 )) \
+		HM_VM_TIMEOUT=$$(( $(N) * 240 + 600 )) \
+		$(SRC)/tests/run --no-build --no-unit $(if $(KVER),--kernel $(KVER)) soak
 
 bench:
 	$(SRC)/bench/run-migrate

@@ -14,6 +14,7 @@ PACKAGES=(
 	libdevmapper-dev libjson-c-dev libkeyutils-dev dmsetup	# hybridmigctl
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils	# the test VM
 	fio util-linux e2fsprogs iproute2 python3 procps	# inside the VM
+	python3-cryptography					# the Python peer: AES-GCM frames
 	keyutils						# logon keys in tests
 	dkms groff-base bsdutils				# packaging tests (dkms, man, script)
 	iperf3							# raw TCP in the push benchmark
