@@ -142,9 +142,13 @@ hm_reconnects() {
 	hm_field "$1" 11
 }
 
-# wait_for <seconds> <command...>: poll until the command succeeds.
+# wait_for <seconds> <command...>: poll until the command succeeds, for
+# at most <seconds> times HM_WAIT_SCALE (default 3). The limits in the
+# tests are what the emulated machine needs when it is quiet; a loaded CI
+# host can take several times as long (a Python peer's start took over
+# 10 s there), and a longer limit costs nothing when the command succeeds.
 wait_for() {
-	local deadline=$(( $(date +%s) + $1 ))
+	local deadline=$(( $(date +%s) + $1 * ${HM_WAIT_SCALE:-3} ))
 	shift
 	until "$@"; do
 		[ "$(date +%s)" -lt "$deadline" ] || return 1
