@@ -43,10 +43,11 @@
 
 #define HM_VERSION	"0.2.0"
 
-/* The one error line: "hybridmigctl: error: <message><tail>". */
-static void hm_verr(const char *tail, const char *fmt, va_list ap)
+/* The one message line: "hybridmigctl: <level>: <message><tail>". */
+static void hm_vlog(const char *level, const char *tail, const char *fmt,
+		    va_list ap)
 {
-	fputs(HM_PROG ": error: ", stderr);
+	fprintf(stderr, HM_PROG ": %s: ", level);
 	vfprintf(stderr, fmt, ap);
 	fputs(tail, stderr);
 }
@@ -56,7 +57,7 @@ void hm_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	hm_verr("\n", fmt, ap);
+	hm_vlog("error", "\n", fmt, ap);
 	va_end(ap);
 }
 
@@ -65,9 +66,7 @@ void hm_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs(HM_PROG ": warning: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	hm_vlog("warning", "\n", fmt, ap);
 	va_end(ap);
 }
 
@@ -76,7 +75,7 @@ int hm_usage_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	hm_verr("; see " HM_PROG " --help\n", fmt, ap);
+	hm_vlog("error", "; see " HM_PROG " --help\n", fmt, ap);
 	va_end(ap);
 	return HM_EXIT_USAGE;
 }
