@@ -24,9 +24,12 @@
 #                         [--policies LIST] [--baseline] [--ko PATH]
 #                         [--cc ALGORITHM]
 #
-# Writes one JSON file per run into <results_dir>/runs/, then
-# <results_dir>/migrate.json (all of them); on failure the reason goes to
-# <results_dir>/FAILED.
+# Writes, into <results_dir>: a JSON file per run without a workload in
+# runs/; the raw files of each run with a workload (fio's latency log and
+# result, the time stamps, the devices' status) in raw/<run>/, which the
+# host analyses (bench/migrate.py collect), as the guest's emulated CPU
+# would take seconds per run; the guest's facts in facts.json, written last;
+# dmesg.txt and kernel-bad.txt. On failure the reason goes to FAILED.
 set -u
 
 kver=$1
@@ -72,11 +75,16 @@ W=/tmp/hm-bench-migrate
 # workload beside it, and "WAN" at a tenth of that, as 100 Mbit/s is to
 # 1 Gbit/s. (With HMAC-SHA256 frames, until November 2026, the push
 # reached 3.4 MiB/s and the LAN link ran at 16 Mbit/s.)
+#
+# The quick profile fits make bench in 15 minutes on a 2-core TCG host:
+# under -icount, busy guest seconds cost 2-3 wall seconds, so its data is
+# what shows each effect (a push of some seconds, hot chunks re-dirtied
+# during it, a link shared N ways), no more.
 if [ "$quick" = 1 ]; then
 	: "${links:=lan}"
-	disk_mib=64 foot_mib=32 before=3 after=2
-	: "${mirror_workloads:=hotspot mixed}"
-	multi_mib=16 scale_sizes="1G 16G 256G 1T" chunk_sizes="8 128 2048" miss_mib=192
+	disk_mib=32 foot_mib=16 before=2 after=2
+	: "${mirror_workloads:=hotspot}"
+	multi_mib=8 scale_sizes="1G 16G 256G 1T" chunk_sizes="8 128 2048" miss_mib=192
 else
 	: "${links:=lan wan}"
 	disk_mib=512 foot_mib=128 before=8 after=8
@@ -93,8 +101,8 @@ link_rate() {	# Mbit/s and round-trip time (ms) of a link profile
 }
 
 HM_KO=${ko:-$bench_repo/build/$kver/dm-hybridmig.ko}
-rm -rf "$W" "$results/runs" "$results/migrate.json" "$results/FAILED"
-mkdir -p "$W" "$results/runs"
+rm -rf "$W" "$results/runs" "$results/raw" "$results/facts.json" "$results/FAILED"
+mkdir -p "$W" "$results/runs" "$results/raw"
 bench_setup "$HM_KO" 1 loop nbd
 bench_hosts
 # --cc: the TCP congestion control of both namespaces (the kernel's
@@ -150,15 +158,21 @@ wire_bytes() {
 		awk '{ s += $1 } END { print s }'
 }
 
-# The data: a random footprint at the start of a sparse disk image.
+# The data: a random footprint at the start of a sparse disk image. Larger
+# random data is the footprint again and again: nothing in the module looks
+# at content beyond zero chunks, and /dev/urandom would cost the emulated
+# CPU seconds per run.
 head -c $((foot_mib << 20)) /dev/urandom > "$W/foot.bin"
 new_disk() {	# new_disk <image> <size> [random MiB | foot]
+	local i
 	rm -f "$1"
 	truncate -s "$2" "$1" || die "truncate $1"
 	case "${3:-}" in
 	'') ;;
 	foot) dd if="$W/foot.bin" of="$1" conv=notrunc status=none ;;
-	*) head -c $(($3 << 20)) /dev/urandom | dd of="$1" conv=notrunc status=none ;;
+	*) for ((i = 0; i < $3; i += foot_mib)); do
+		cat "$W/foot.bin"
+	done | head -c $(($3 << 20)) | dd of="$1" conv=notrunc status=none ;;
 	esac
 }
 
@@ -235,20 +249,22 @@ fio_stop() {	# fio exits with 128 when stopped by SIGINT
 	[ "$rc" = 0 ] || [ "$rc" = 128 ] || die "fio ended with $rc ($tag): $(tail -n 5 "$W/$tag.fio.err")"
 }
 
-# record <tag> <json fields...>: analyse the run's fio log (per phase,
-# against the times T_*) into runs/<tag>.json.
+# record <tag> <json fields...>: the run's raw files into raw/<tag>/ for
+# the host to analyse (bench/migrate.py collect): fio's latency log and
+# result, the time stamps T (k=v ...) and the JSON fields given.
 declare -A T
 record() {
-	local tag=$1 k times=
+	local tag=$1 k raw=$results/raw/$1
 	shift
-	for k in "${!T[@]}"; do
-		times+="$k=${T[$k]} "
-	done
-	python3 "$here/migrate.py" run --lat "$W/${tag}_lat.1.log" --fio "$W/$tag.json" \
-		--times "$times" --meta "$@" > "$results/runs/$tag.json" ||
-		die "cannot analyse run $tag"
+	mkdir -p "$raw"
+	mv "$W/${tag}_lat.1.log" "$raw/lat.log" && mv "$W/$tag.json" "$raw/fio.json" ||
+		die "no fio output for run $tag"
 	rm -f "$W/${tag}"_*.log
-	log "$tag: $(python3 "$here/migrate.py" line "$results/runs/$tag.json")"
+	for k in "${!T[@]}"; do
+		printf '%s=%s ' "$k" "${T[$k]}"
+	done > "$raw/times"
+	echo "{$*}" > "$raw/meta.json"
+	log "$tag: $(elapsed "${T[start]}" "${T[end]}") s of workload${T[complete]:+, migration $(elapsed "${T[connect]}" "${T[complete]}") s}"
 }
 common_meta() {	# link, sizes, workload: JSON fields every run has
 	printf '"link": "%s", "link_mbit": %s, "rtt_ms": %s, "disk_bytes": %d, "must_move_bytes": %d, "workload": "%s"' \
@@ -436,7 +452,7 @@ multi_run() {
 	printf '{"kind": "multi", "link": "%s", "link_mbit": %s, "rtt_ms": %s, "n": %d, "footprint_bytes": %d, "wire_bytes": %d, "migrations": [%s]}\n' \
 		"$link" "$link_mbit" "$link_rtt" "$n" $((multi_mib << 20)) "$wire" "${per%,}" \
 		> "$results/runs/$link-multi-$n.json"
-	log "multi $n: $(python3 "$here/migrate.py" line "$results/runs/$link-multi-$n.json")"
+	log "multi $n: $(elapsed "$t0" "$(now)") s"
 }
 
 # ---- Scale ----
@@ -476,7 +492,7 @@ scale_handover() {
 	printf '{"kind": "scale-handover", "disk_bytes": %d, "chunks": %d, "missing": %d, "src_handover_us": %d, "dst_handover_us": %d, "message_s": %s, "vmalloc_bytes": %d, "slab_bytes": %d}\n' \
 		$((sectors * 512)) "$total" "${F[5]}" "$src_us" "${F[28]}" "$(elapsed "$t0" "$t1")" \
 		$((v1 - v0)) $(((s1 - s0) * 1024)) > "$results/runs/scale-handover-$kind-$size.json"
-	log "scale $size, $kind missing: $(python3 "$here/migrate.py" line "$results/runs/scale-handover-$kind-$size.json")"
+	log "scale $size, $kind missing: handover src $src_us us, dst ${F[28]} us"
 	unpair s
 }
 # Push of the footprint, all dirty, at chunk size <sectors>, unshaped link.
@@ -490,7 +506,7 @@ scale_chunk() {
 	printf '{"kind": "scale-chunk", "chunk_bytes": %d, "seconds": %s, "data_bytes": %d, "tx_bytes": %d, "sent_chunks": %d}\n' \
 		$((c * 512)) "$(elapsed "$t0" "$t1")" "${F[23]}" "${F[13]}" "${F[20]}" \
 		> "$results/runs/scale-chunk-$c.json"
-	log "chunk $c: $(python3 "$here/migrate.py" line "$results/runs/scale-chunk-$c.json")"
+	log "chunk $c: $(elapsed "$t0" "$t1") s"
 	unpair c
 }
 synced_src() {
@@ -528,7 +544,7 @@ scale_misses() {
 	printf '{"kind": "scale-misses", "link": "%s", "link_mbit": %s, "rtt_ms": %s, "chunk_bytes": %d, "disk_bytes": %d, "pulls": %d, "pull_avg_us": %d, "missing_after": %d, "fio_prefetch_idle": %s, "fio_prefetch_paced": %s, "fio": %s}\n' \
 		"$link" "$link_mbit" "$link_rtt" $((chunk * 512)) $((miss_mib << 20)) "${F[29]}" "${F[30]}" "${F[5]}" \
 		"$idle" "$paced" "$full" > "$results/runs/$link-misses.json"
-	log "misses: $(python3 "$here/migrate.py" line "$results/runs/$link-misses.json")"
+	log "misses: ${F[29]} pulls, ${F[30]} us on average"
 	unpair r
 }
 
@@ -592,12 +608,10 @@ for link in $links; do
 done
 [[ " $parts " == *" scale "* ]] && part scale scale
 
-bench_kernel_log "$W/kernel-bad.txt"
-python3 "$here/migrate.py" collect "$results/runs" --kernel "$kver" \
-	--mode "$([ "$quick" = 1 ] && echo quick || echo full)" --cpus "$(nproc)" \
-	--mem-mib "$(mem_mib MemTotal)" --kernel-log "$W/kernel-bad.txt" \
-	--guest-seconds "$(elapsed "$t_start" "$(now)")" --failed "$failed" \
-	--profile "disk_mib=$disk_mib foot_mib=$foot_mib before_s=$before after_s=$after chunk_sectors=$chunk multi_mib=$multi_mib miss_mib=$miss_mib" \
-	> "$results/migrate.json.tmp" || die "collecting the results failed"
-mv "$results/migrate.json.tmp" "$results/migrate.json"
+bench_kernel_log "$results/kernel-bad.txt"
+printf '{"kernel": "%s", "mode": "%s", "cpus": %d, "mem_mib": %d, "guest_seconds": %s, "failed": "%s", "profile": "%s"}\n' \
+	"$kver" "$([ "$quick" = 1 ] && echo quick || echo full)" "$(nproc)" "$(mem_mib MemTotal)" \
+	"$(elapsed "$t_start" "$(now)")" "$failed" \
+	"disk_mib=$disk_mib foot_mib=$foot_mib before_s=$before after_s=$after chunk_sectors=$chunk multi_mib=$multi_mib miss_mib=$miss_mib" \
+	> "$results/facts.json.tmp" && mv "$results/facts.json.tmp" "$results/facts.json"
 log "done"

@@ -4,13 +4,16 @@
 library only, plus gnuplot for the plots.
 
 Guest side:
+  migrate.py fio-read FIO_JSON     read figures of a fio result, as JSON
+Host side (the guest's emulated CPU would take seconds per run):
   migrate.py run --lat LOG --fio JSON --times "k=t ..." --meta 'JSON fields'
                                    one run: the workload per phase, from fio's
                                    per-I/O latency log; prints the run's JSON
-  migrate.py fio-read FIO_JSON     read figures of a fio result, as JSON
-  migrate.py line RUN_JSON         one line about a run, for the log
-  migrate.py collect RUNS_DIR ...  every run into one document (migrate.json)
-Host side:
+  migrate.py line RUN_JSON         one line about a run
+  migrate.py collect RESULTS_DIR   the guest's results (facts.json, runs/,
+                                   raw/<run>/ analysed as by run) into one
+                                   document (migrate.json); a line per run on
+                                   stderr
   migrate.py finish MIGRATE_JSON --out F [host facts]   add the host's facts
   migrate.py report MIGRATE_JSON --md FILE --plots DIR [--command CMD]
                                    the tables, headline ratios and plots
@@ -81,18 +84,21 @@ def window(ios, t0, t1):
     }
 
 
-def run(a):
-    times = dict((k, float(v)) for k, v in (kv.split("=") for kv in a.times.split()))
+def analyse_run(lat, fio_path, times_kv, meta):
+    """One run with a workload: fio's latency log (lat), its result
+    (fio_path), the driver's time stamps ("k=t ...") and the run's JSON
+    fields (meta, without braces) into the run's document."""
+    times = dict((k, float(v)) for k, v in (kv.split("=") for kv in times_kv.split()))
     ios = []
-    with open(a.lat) as f:
+    with open(lat) as f:
         for line in f:
             t, ns, d, bs = line.split(",")[:4]
             # completion time (s), latency (ns), direction, bytes
             ios.append((int(t) / 1000.0, int(ns), int(d), int(bs)))
-    fio = load_fio(a.fio)["jobs"][0]
+    fio = load_fio(fio_path)["jobs"][0]
     if fio.get("error", 0):
-        raise SystemExit(f"{a.fio}: fio error {fio['error']}")
-    doc = json.loads("{" + " ".join(a.meta) + "}")
+        raise SystemExit(f"{fio_path}: fio error {fio['error']}")
+    doc = json.loads("{" + meta + "}")
     doc["kind"] = "migration" if doc["policy"] != "baseline" else "baseline"
     doc["times"] = {k: round(v - times["start"], 3) for k, v in times.items()}
     doc["phases"] = {name: window(ios, times[t0], times[t1]) for name, t0, t1 in PHASES
@@ -114,8 +120,23 @@ def run(a):
         doc["time_vs_ideal"] = round(doc["migration_s"] / doc["ideal_s"], 3)
         doc["traffic_vs_must_move"] = round(doc["wire_bytes"] / doc["must_move_bytes"], 3)
         doc["traffic_vs_disk"] = round(doc["wire_bytes"] / doc["disk_bytes"], 3)
-    json.dump(doc, sys.stdout, indent=1)
+    return doc
+
+
+def run(a):
+    json.dump(analyse_run(a.lat, a.fio, a.times, " ".join(a.meta)), sys.stdout, indent=1)
     print()
+
+
+def analyse_raw(path):
+    """A run's raw files as the guest left them in raw/<run>/."""
+    with open(os.path.join(path, "times")) as f:
+        times = f.read()
+    with open(os.path.join(path, "meta.json")) as f:
+        meta = f.read().strip()
+    if not (meta.startswith("{") and meta.endswith("}")):
+        raise SystemExit(f"{path}/meta.json: not a JSON object")
+    return analyse_run(os.path.join(path, "lat.log"), os.path.join(path, "fio.json"), times, meta[1:-1])
 
 
 def fio_read(path):
@@ -138,9 +159,7 @@ def multi_figures(doc):
             "jain": round(sum(tput) ** 2 / (len(tput) * sum(x * x for x in tput)), 4)}
 
 
-def line(path):
-    with open(path) as f:
-        d = json.load(f)
+def line(d):
     kind = d["kind"]
     if kind == "migration":
         return (f"{d['migration_s']:.1f}s ({d['time_vs_ideal']:.2f}x ideal), downtime "
@@ -164,20 +183,28 @@ def line(path):
     return kind
 
 
-def collect(a):
-    runs = []
-    for path in sorted(glob.glob(os.path.join(a.dir, "*.json"))):
+def collect(results):
+    with open(os.path.join(results, "facts.json")) as f:
+        facts = json.load(f)
+    named = {}
+    for path in glob.glob(os.path.join(results, "runs", "*.json")):
         with open(path) as f:
-            runs.append(json.load(f))
+            named[os.path.basename(path)[:-5]] = json.load(f)
+    for path in glob.glob(os.path.join(results, "raw", "*", "")):
+        named[os.path.basename(os.path.dirname(path))] = analyse_raw(path)
+    runs = [named[k] for k in sorted(named)]
+    for k in sorted(named):
+        print(f"{k}: {line(named[k])}", file=sys.stderr)
     problems = []
-    if a.kernel_log and os.path.exists(a.kernel_log):
-        with open(a.kernel_log) as f:
-            problems = [line.rstrip() for line in f][:50]
-    doc = {"kernel": a.kernel, "mode": a.mode,
-           "profile": dict(kv.split("=") for kv in a.profile.split()),
-           "machine": {"cpus": a.cpus, "mem_mib": a.mem_mib, "accel": "tcg"},
-           "guest_seconds": float(a.guest_seconds), "kernel_log_problems": problems,
-           "failed_parts": a.failed.split(),
+    kernel_log = os.path.join(results, "kernel-bad.txt")
+    if os.path.exists(kernel_log):
+        with open(kernel_log) as f:
+            problems = [text.rstrip() for text in f][:50]
+    doc = {"kernel": facts["kernel"], "mode": facts["mode"],
+           "profile": dict(kv.split("=") for kv in facts["profile"].split()),
+           "machine": {"cpus": facts["cpus"], "mem_mib": facts["mem_mib"], "accel": "tcg"},
+           "guest_seconds": float(facts["guest_seconds"]), "kernel_log_problems": problems,
+           "failed_parts": facts["failed"].split(),
            "runs": runs}
     json.dump(doc, sys.stdout, indent=1)
     print()
@@ -549,14 +576,11 @@ def main():
     elif cmd == "fio-read":
         print(json.dumps(fio_read(args[0])))
     elif cmd == "line":
-        print(line(args[0]))
+        with open(args[0]) as f:
+            print(line(json.load(f)))
     elif cmd == "collect":
-        p.add_argument("dir")
-        for opt in ("--kernel", "--mode", "--kernel-log", "--guest-seconds", "--profile", "--failed"):
-            p.add_argument(opt, default="")
-        p.add_argument("--cpus", type=int, default=0)
-        p.add_argument("--mem-mib", type=int, default=0)
-        collect(p.parse_args(args))
+        p.add_argument("results")
+        collect(p.parse_args(args).results)
     elif cmd == "finish":
         p.add_argument("path")
         add_host_args(p)
