@@ -90,7 +90,6 @@ must dmsetup remove hm-dmeta
 # The log's superblock gets its final entry count when the device goes.
 must dmsetup remove hm-lw
 cp /tmp/hm-src.img /tmp/hm-cc-source.img || fail "copy of the source image"
-python3 "$tool" info "$log"
 
 note "every flush/FUA point of the log"
 # The checker's default model is two devices, as a destination has them:
@@ -120,10 +119,12 @@ else
 fi
 
 note "a sample of the points opens as a destination again"
-# Up to 8 points evenly spread, plus the last post-copy one.
+# Up to 4 points evenly spread (the first, blank, and the last, complete,
+# among them), plus the last post-copy one: the checker above has checked
+# every point; these show that the state replayed opens.
 total=$(wc -l < /tmp/hm-cc-points)
 last_pc=$(awk '$2 == "postcopy" { n = NR } END { print n }' /tmp/hm-cc-points)
-sample=$( (for i in 0 1 2 3 4 5 6 7; do echo $((1 + i * (total - 1) / 7)); done
+sample=$( (for i in 0 1 2 3; do echo $((1 + i * (total - 1) / 3)); done
 	echo "$last_pc") | sort -nu)
 entries=$(for n in $sample; do sed -n "${n}p" /tmp/hm-cc-points | cut -d' ' -f1; done | paste -sd,)
 must python3 "$tool" dump "$log" $areas "${model[@]}" --entries "$entries" --out-dir /tmp/hm-cc-points.d > /dev/null

@@ -7,17 +7,19 @@ data=$(mkloop data 16)
 size=$(sectors "$data")
 
 # expect_error <expected ti->error substring> <table args after "hybridmig">
+# The kernel log is taken after each case, so a case sees its own lines
+# only. A device left behind would make the next create fail before the
+# constructor runs, without the expected error; the last is checked below.
 expect_error() {
 	local want=$1
 	shift
-	dmesg -C
 	if dmsetup create hm-bad --table "0 $size hybridmig $*" 2>/dev/null; then
 		dmsetup remove hm-bad
 		fail "table accepted: $*"
 	fi
-	dmesg | grep -qF "hybridmig: $want" ||
-		fail "table '$*': expected error '$want', kernel said: $(dmesg | grep hybridmig | tail -n1)"
-	dmsetup info hm-bad >/dev/null 2>&1 && fail "device left behind after '$*'"
+	dmesg_take
+	[[ $HM_DMESG == *"hybridmig: $want"* ]] ||
+		fail "table '$*': expected error '$want', kernel said: $HM_DMESG"
 	echo "ok: $* -> $want"
 }
 
@@ -85,62 +87,68 @@ done
 expect_error "Too many arguments" source "$data" - 128 1 start_clean extra
 
 # The target is longer than the data device.
-dmesg -C
 dmsetup create hm-bad --table "0 $((size + 8)) hybridmig source $data - 128" 2>/dev/null &&
 	fail "a target longer than its data device was accepted"
-dmesg | grep -qF "hybridmig: Data device is smaller than the target" || fail "no error for a short data device"
+dmesg_take
+[[ $HM_DMESG == *"hybridmig: Data device is smaller than the target"* ]] || fail "no error for a short data device"
 echo "ok: short data device"
 
 # More chunks than the bitmaps can index (16 TiB of dm-zero, 4 KiB chunks).
 huge=$((1 << 35))
 dm_create zero16t "0 $huge zero"
-dmesg -C
 dmsetup create hm-bad --table "0 $huge hybridmig source /dev/mapper/zero16t - 8" 2>/dev/null &&
 	fail "2^32 chunks accepted"
-dmesg | grep -qF "hybridmig: Too many chunks: use a larger chunk size" || fail "no error for too many chunks"
+dmesg_take
+[[ $HM_DMESG == *"hybridmig: Too many chunks: use a larger chunk size"* ]] || fail "no error for too many chunks"
 echo "ok: too many chunks"
 
 # Two targets never track the same data device.
 dm_create hm1 "0 $size hybridmig source $data - 128"
-dmesg -C
 dmsetup create hm-bad --table "0 $size hybridmig source $data - 128" 2>/dev/null &&
 	fail "a second target on the same data device was accepted"
-dmesg | grep -qF "hybridmig: Data or metadata device is in use by another hybridmig target" ||
+dmesg_take
+[[ $HM_DMESG == *"hybridmig: Data or metadata device is in use by another hybridmig target"* ]] ||
 	fail "no error for a shared data device"
 echo "ok: data device in use"
+dmsetup info hm-bad >/dev/null 2>&1 && fail "a refused table left device hm-bad behind"
 must dmsetup remove hm1
 
 # Valid variants are accepted (keywords are case-insensitive) and echoed.
+data_mm=$(lsblk -dno MAJ:MIN "$data" | tr -d ' ')
 dm_create hm-ok "0 $size hybridmig SOURCE $data - 8 3 START_CLEAN hot_threshold 15"
-assert_eq "0 $size hybridmig source $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 8 3 start_clean hot_threshold 15" \
+assert_eq "0 $size hybridmig source $data_mm - 8 3 start_clean hot_threshold 15" \
 	"$(dmsetup table hm-ok)" "table of a valid device"
-assert_eq 0 "$(hm_dirty hm-ok)" "dirty chunks of a clean start"
-assert_eq 15 "$(hm_field hm-ok 7)" hot_threshold
+hm_snap hm-ok
+assert_eq 0 "${HM_F[5]}" "dirty chunks of a clean start"
+assert_eq 15 "${HM_F[7]}" hot_threshold
 must dmsetup remove hm-ok
 
 # hot_threshold 0 (never defer), every policy, a bandwidth, ready_chunks:
 # given in any order and case, echoed in canonical order.
 dm_create hm-ok "0 $size hybridmig source $data - 2048 9 ready_chunks 7 BANDWIDTH 1000 Policy precopy hot_threshold 0 start_clean"
-assert_eq "0 $size hybridmig source $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 2048 9 start_clean hot_threshold 0 policy precopy bandwidth 1000 ready_chunks 7" \
+assert_eq "0 $size hybridmig source $data_mm - 2048 9 start_clean hot_threshold 0 policy precopy bandwidth 1000 ready_chunks 7" \
 	"$(dmsetup table hm-ok)" "table with every option"
-assert_eq "2048 0 precopy 1000" "$(hm_field hm-ok 3) $(hm_field hm-ok 7) $(hm_field hm-ok 17) $(hm_field hm-ok 27)" \
+hm_snap hm-ok
+assert_eq "2048 0 precopy 1000" "${HM_F[3]} ${HM_F[7]} ${HM_F[17]} ${HM_F[27]}" \
 	"chunk_sectors hot_threshold policy bandwidth"
 must dmsetup remove hm-ok
 for p in hybrid precopy postcopy; do
 	dm_create hm-ok "0 $size hybridmig source $data - 128 2 policy $p"
-	assert_eq "0 $size hybridmig source $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 128 2 policy $p" \
+	assert_eq "0 $size hybridmig source $data_mm - 128 2 policy $p" \
 		"$(dmsetup table hm-ok)" "table with policy $p"
 	assert_eq "$p" "$(hm_field hm-ok 17)" "policy field"
 	must dmsetup remove hm-ok
 done
 # Defaults are not echoed; the status shows them.
 dm_create hm-ok "0 $size hybridmig source $data - 128"
-assert_eq "0 $size hybridmig source $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 128" "$(dmsetup table hm-ok)" "table without options"
-assert_eq "4 hybrid 0" "$(hm_field hm-ok 7) $(hm_field hm-ok 17) $(hm_field hm-ok 27)" "default hot_threshold policy bandwidth"
+assert_eq "0 $size hybridmig source $data_mm - 128" "$(dmsetup table hm-ok)" "table without options"
+hm_snap hm-ok
+assert_eq "4 hybrid 0" "${HM_F[7]} ${HM_F[17]} ${HM_F[27]}" "default hot_threshold policy bandwidth"
 must dmsetup remove hm-ok
 dm_create hm-ok "0 $size hybridmig dest $data - 128"
-assert_eq "0 $size hybridmig dest $(lsblk -dno MAJ:MIN "$data" | tr -d ' ') - 128" "$(dmsetup table hm-ok)" "destination table"
-assert_eq "- 0 0" "$(hm_field hm-ok 17) $(hm_field hm-ok 18) $(hm_field hm-ok 27)" "destination policy ready bandwidth"
+assert_eq "0 $size hybridmig dest $data_mm - 128" "$(dmsetup table hm-ok)" "destination table"
+hm_snap hm-ok
+assert_eq "- 0 0" "${HM_F[17]} ${HM_F[18]} ${HM_F[27]}" "destination policy ready bandwidth"
 must dmsetup remove hm-ok
 
 # A 4 KiB-sector data device takes a 4 KiB chunk.

@@ -21,7 +21,7 @@ for policy in hybrid precopy postcopy; do
 	# The VM on the source: 1k..96k writes, unaligned to chunks.
 	fio --filename=/dev/mapper/s-$policy --name=src --rw=randwrite --bsrange=1k-96k \
 		--blockalign=1k --direct=1 --ioengine=psync --randseed=$seed \
-		--size=24M --number_ios=600 --rate=2m > /dev/null || fail "source writer"
+		--size=24M --number_ios=300 --rate=2m > /dev/null || fail "source writer"
 	[ $policy = postcopy ] || wait_for 90 field_is s-$policy 18 1 ||
 		fail "not ready: $(dmsetup status s-$policy)"
 	must dmsetup message s-$policy 0 handover

@@ -8,7 +8,7 @@
 . "$HM_REPO/tests/vm/lib.sh"
 
 command -v fio >/dev/null || fail "fio is not installed"
-MIB=96
+MIB=48
 data=$(mkloop data $MIB)
 twin=$(mkloop twin $MIB)
 size=$(sectors "$data")
@@ -30,7 +30,7 @@ fio_verify() {
 twin_job() {
 	fio --name=twin --filename="$1" --direct=1 --ioengine=libaio --iodepth=1 \
 		--rw=randwrite --bssplit=512/25:4k/25:64k/25:136k/25 --blockalign=512 \
-		--randrepeat=1 --randseed=4242 --number_ios=3000 --norandommap \
+		--randrepeat=1 --randseed=4242 --number_ios=1500 --norandommap \
 		--verify=pattern --verify_pattern=%o --do_verify=0 \
 		--output-format=terse > /dev/null 2>&1 || fail "twin fio on $1"
 	must blkdiscard -o $((5 * 65536 + 4096)) -l $((3 * 65536)) "$1"
@@ -47,10 +47,10 @@ assert_eq "$a" "$(md5 "$data")" "md5 of the data device under hybridmig"
 
 # Both devices started as zeroes; now crc32c-verified writes on top.
 fio_verify rand-mixed --rw=randwrite --bssplit=512/20:4k/30:12k/20:68k/20:200k/10 --blockalign=512
-fio_verify rand-512 --rw=randwrite --bs=512 --size=8M --offset=40M
+fio_verify rand-512 --rw=randwrite --bs=512 --size=4M --offset=16M
 fio_verify seq-68k --rw=write --bs=68k
 fio_verify seq-1m --rw=write --bs=1M --offset=512
 # Flushes (fsync: REQ_PREFLUSH) and FUA writes (O_DSYNC on a block device).
-fio_verify rand-fsync --rw=randwrite --bs=16k --size=8M --offset=64M --fsync=4
-fio_verify rand-fua --rw=randwrite --bs=8k --size=8M --offset=72M --sync=dsync
+fio_verify rand-fsync --rw=randwrite --bs=16k --size=8M --offset=24M --fsync=4
+fio_verify rand-fua --rw=randwrite --bs=8k --size=8M --offset=36M --sync=dsync
 

@@ -51,9 +51,10 @@ for bad in "1.2.3:7000" "$DST_IP" "$DST_IP:0" "$DST_IP:70000" "[::1:7000" "host:
 done
 
 note "missing key"
-dmesg -C
+dmesg_take
 in_src dmsetup message hm-src 0 connect $DST_IP:7000 hybridmig:nosuchkey 2>/dev/null && fail "missing key accepted"
-dmesg | grep -q 'logon key "hybridmig:nosuchkey" not found' || fail "no clear error for a missing key"
+dmesg_take
+[[ $HM_DMESG == *'logon key "hybridmig:nosuchkey" not found'* ]] || fail "no clear error for a missing key"
 assert_eq none "$(hm_link_state hm-src)" "state after a refused connect"
 
 note "wrong key"

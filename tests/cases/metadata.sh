@@ -17,13 +17,14 @@ size=$(sectors "$a")
 expect_refused() {
 	local want=$1
 	shift
-	dmesg -C
+	dmesg_take
 	dmsetup create hm-bad --table "$*" 2>/dev/null && {
 		dmsetup remove hm-bad
 		fail "table accepted: $*"
 	}
-	dmesg | grep -qF "hybridmig: $want" ||
-		fail "table '$*': expected '$want', kernel said: $(dmesg | grep hybridmig | tail -n1)"
+	dmesg_take
+	[[ $HM_DMESG == *"hybridmig: $want"* ]] ||
+		fail "table '$*': expected '$want', kernel said: $HM_DMESG"
 	echo "ok: refused: $want"
 }
 
@@ -61,15 +62,17 @@ assert_eq "$want" "$(hm_dirty_list hm-src | tr '\n' ' ')" "dirty chunks after a 
 
 note "a reload cannot change the metadata device or the migration"
 am2=$(mkloop am2 1)
-dmesg -C
+dmesg_take
 dmsetup load hm-src --table "0 $size hybridmig source $a $am2 $chunk" 2>/dev/null &&
 	fail "reload with another metadata device accepted"
-dmesg | grep -qF "Reload cannot change the metadata device" || fail "no error for another metadata device"
+dmesg_take
+[[ $HM_DMESG == *"Reload cannot change the metadata device"* ]] || fail "no error for another metadata device"
 dmsetup load hm-src --table "0 $size hybridmig source $a - $chunk" 2>/dev/null &&
 	fail "reload without the metadata device accepted"
 dmsetup load hm-src --table "0 $size hybridmig source $a $am $chunk 2 migration_id 00000000000000000000000000000001" \
 	2>/dev/null && fail "reload with another migration_id accepted"
-dmesg | grep -qF "Reload cannot change the migration_id" || fail "no error for another migration_id"
+dmesg_take
+[[ $HM_DMESG == *"Reload cannot change the migration_id"* ]] || fail "no error for another migration_id"
 must dmsetup load hm-src --table "0 $size hybridmig source $a $am $chunk 2 migration_id $id"
 must dmsetup resume hm-src
 must dmsetup remove hm-src

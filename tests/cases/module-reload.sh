@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # timeout: 600
-# The module loads and unloads 20 times with devices created, used and
+# The module loads and unloads 10 times with devices created, used and
 # removed in between, and refuses to unload while a device uses it.
 . "$HM_REPO/tests/vm/lib.sh"
 
@@ -9,7 +9,7 @@ data=$(mkloop data 8)
 size=$(sectors "$data")
 
 grep -q '^dm_hybridmig ' /proc/modules && must rmmod dm_hybridmig
-for i in $(seq 20); do
+for i in $(seq 10); do
 	must insmod "$HM_KO"
 	must dmsetup create hm --table "0 $size hybridmig source $data - 8 1 start_clean"
 	write_sectors /dev/mapper/hm $((i * 8)) 8

@@ -44,7 +44,7 @@ busy_run() {
 	[ $((sent1 - sent0)) -ge "$max" ] || fail "$name: only $((sent1 - sent0)) chunks pushed while writing"
 }
 
-busy_run slow 1m 15
+busy_run slow 1m 10
 # The fast rate is set by the emulator: its push (AES-GCM under TCG)
 # moves 3-5 MiB/s on a quiet host; random writes of many sizes at 3 MiB/s
 # dirty chunks about as fast as that.

@@ -54,22 +54,22 @@ served_read $((100 * CB)) $CB "chunk 100"
 assert_eq 247 "$(hm_dirty hm-dst)" "destination missing chunks after the pulls"
 
 note "writes wait for handover (and fail when none comes: see handover)"
-dst_md5=$(md5 "$HM_DST_IMG")
+dst_img=$HM_DST_IMG	# make_linked_pair below sets HM_DST_IMG anew
+dst_md5=$(md5 "$dst_img")
 dd if=/dev/urandom of=$D bs=4096 seek=$((3 * C / 8)) count=1 oflag=direct status=none 2>/dev/null &
 held=$!
 sleep 3
 kill -0 $held 2>/dev/null || fail "a write to the destination before handover did not wait"
-assert_eq "$dst_md5" "$(md5 "$HM_DST_IMG")" "destination data while a write waits"
-wait $held && fail "a write before handover succeeded without a handover"
-assert_eq "$dst_md5" "$(md5 "$HM_DST_IMG")" "destination data after the held write failed"
+assert_eq "$dst_md5" "$(md5 "$dst_img")" "destination data while a write waits"
 
 note "an all-dirty start: the whole destination reads back as the source"
-must dmsetup remove hm-src
-must dmsetup remove hm-dst
+# Meanwhile the held write waits out its 30 s.
 fill_random /tmp/hm-hm-s2.img 0 8
 HM_PORT=7001 make_linked_pair hm-s2 hm-d2 8 $C
 wait_synced hm-s2 60
 wait_for 20 field_is hm-d2 5 0 ||
 	fail "destination missing chunks: $(hm_push_line hm-d2)"
 assert_eq "$(data_md5 /dev/mapper/hm-s2)" "$(data_md5 /dev/mapper/hm-d2)" "whole destination vs source"
-D=/dev/mapper/hm-d2
+
+wait $held && fail "a write before handover succeeded without a handover"
+assert_eq "$dst_md5" "$(md5 "$dst_img")" "destination data after the held write failed"

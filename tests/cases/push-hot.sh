@@ -11,7 +11,7 @@
 command -v fio >/dev/null || fail "fio is not installed"
 C=128
 MIB=32
-SECS=12
+SECS=8
 make_hosts
 
 # run <n> <hot_threshold>: a fresh pair; 8 hot chunks (4 KiB writes into

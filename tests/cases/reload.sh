@@ -42,9 +42,10 @@ writes=$(hm_field hm 8)
 refuse() {
 	local want=$1
 	shift
-	dmesg -C
+	dmesg_take
 	dmsetup reload hm --table "$*" 2>/dev/null && fail "reload accepted: $*"
-	dmesg | grep -qF "hybridmig: $want" || fail "reload '$*': expected '$want'"
+	dmesg_take
+	[[ $HM_DMESG == *"hybridmig: $want"* ]] || fail "reload '$*': expected '$want'"
 	echo "ok: refused ($want)"
 }
 other=$(mkloop other 64)
@@ -54,10 +55,11 @@ refuse "Reload cannot change the target length" "0 $((size - 128)) hybridmig sou
 assert_eq "$table" "$(dmsetup table hm | sed "s|$(lsblk -dno MAJ:MIN "$data" | tr -d ' ')|$data|")" "live table after refused reloads"
 assert_eq "1-2 512-767" "$(hm_dirty_list hm | tr '\n' ' ' | sed 's/ $//')" "dirty after refused reloads"
 
-dmesg -C
+dmesg_take
 printf '0 128 zero\n128 %s hybridmig source %s - 128\n' "$size" "$data" | dmsetup reload hm 2>/dev/null &&
 	fail "reload moving the target accepted"
-dmesg | grep -qF "hybridmig: Reload cannot move the target to another start sector" ||
+dmesg_take
+[[ $HM_DMESG == *"hybridmig: Reload cannot move the target to another start sector"* ]] ||
 	fail "no error for a moved target"
 
 # A reload may change the tunables, when it goes live; the dirty state stays.

@@ -11,11 +11,25 @@
       of it) and exit 0 only if the destination closes the connection
       without acknowledging anything of it.
 
+  source --connect H:P --key-text K --sectors N --chunk S --modes-from-stdin
+      runs the modes named on stdin, one a line, each on a fresh
+      connection as a run with --mode does, and prints a line after each:
+      "done M ok" ("done good ok MD5", MD5 the md5 of `pattern`'s output)
+      or "done M failed: WHY". Exits 0 at the end of stdin. A test drives
+      it from a coprocess, to check the destination between modes and pay
+      for one Python start, not one a mode.
+
   dest --listen H:P --key-text K --mode M
       acts as a destination against a kernel source. Hostile modes answer
       with a bogus ACK and exit 0 only if the source closes the link;
       "nak-first" fails the first run (ACK status 1) and exits 0 once the
       source has pushed those chunks again.
+
+  dest --listen H:P --key-text K --modes-from-stdin
+      the same for each mode named on stdin, one a line: listens (prints
+      "listening"), serves one link in that mode, stops listening (the
+      source's reconnects are refused, as when a --mode run exits) and
+      prints "done M ok" or "done M failed: WHY".
 
   pattern --sectors N --chunk S
       writes the "good" pattern to stdout.
@@ -23,6 +37,7 @@
 Exit status: 0 as expected, 1 not as expected, 2 usage.
 """
 import argparse
+import hashlib
 import os
 import socket
 import sys
@@ -38,8 +53,13 @@ SOURCE_MODES = ["good", "data-before-setup", "out-of-range", "short-data",
                 "data-on-control", "ack-from-source", "bad-geometry"]
 DEST_MODES = ["ack-unknown", "ack-twice", "nak-first", "geometry-refuse"]
 
+# The last thing logged: why a mode failed, for --modes-from-stdin.
+last_log = ""
+
 
 def log(msg):
+    global last_log
+    last_log = msg
     print("hm-push-peer: %s" % msg, file=sys.stderr, flush=True)
 
 
@@ -51,12 +71,28 @@ def chunk_bytes(geo, i):
     return (seed.to_bytes(4, "big") + b"hmig") * (n // 8)
 
 
+def pattern(geo):
+    """The "good" pattern, chunk by chunk."""
+    for i in range(geo.nr_chunks):
+        yield chunk_bytes(geo, i)
+
+
 def connect_lanes(args, key):
     chans = []
-    for lane in range(hp.NR_LANES):
-        host, port = hp.parse_hostport(args.connect)
-        s = socket.create_connection((host, port), timeout=args.timeout)
-        chans.append(hp.client_handshake(s, key, lane, args.timeout))
+    try:
+        for lane in range(hp.NR_LANES):
+            host, port = hp.parse_hostport(args.connect)
+            s = socket.create_connection((host, port), timeout=args.timeout)
+            try:
+                chans.append(hp.client_handshake(s, key, lane, args.timeout))
+            except Exception:
+                s.close()
+                raise
+    except Exception:
+        # A lane left up would outlive this mode under --modes-from-stdin.
+        for ch in chans:
+            ch.close()
+        raise
     return chans
 
 
@@ -161,25 +197,78 @@ def push_hostile(mode, ctl, bulk, geo):
     return 0 if expect_closed(ch, 10, mode) else 1
 
 
-def cmd_source(args, key):
+def run_modes(choices, run):
+    """The --modes-from-stdin loop: run(mode) -> (exit status, detail) for
+    each mode named on stdin, one a line, then "done MODE ok[ DETAIL]" or
+    "done MODE failed: WHY" on stdout. Returns 0 at the end of stdin."""
+    global last_log
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        mode = line.strip()
+        if not mode:
+            continue
+        last_log = "no reason given"
+        if mode not in choices:
+            log("unknown mode %r" % mode)
+            rc, detail = 1, ""
+        else:
+            try:
+                rc, detail = run(mode)
+            except (hp.ProtoError, OSError) as e:
+                log("error: %s" % e)
+                rc, detail = 1, ""
+        if rc == 0:
+            print("done %s ok%s" % (mode, " " + detail if detail else ""),
+                  flush=True)
+        else:
+            print("done %s failed: %s" % (mode, last_log), flush=True)
+
+
+def run_source(args, key, mode):
     geo = hp.Geometry(args.sectors, args.chunk)
     ctl, bulk = connect_lanes(args, key)
     try:
-        if args.mode == "good":
+        if mode == "good":
             return push_good(ctl, bulk, geo)
-        return push_hostile(args.mode, ctl, bulk, geo)
+        return push_hostile(mode, ctl, bulk, geo)
     finally:
         ctl.close()
         bulk.close()
 
 
+def cmd_source(args, key):
+    if not args.modes_from_stdin:
+        return run_source(args, key, args.mode)
+    geo = hp.Geometry(args.sectors, args.chunk)
+    md5 = hashlib.md5()
+    for data in pattern(geo):
+        md5.update(data)
+
+    def run(mode):
+        rc = run_source(args, key, mode)
+        return rc, md5.hexdigest() if mode == "good" else ""
+    return run_modes(SOURCE_MODES, run)
+
+
 def accept_lanes(lsock, key, timeout):
     chans = {}
     lsock.settimeout(timeout)
-    while len(chans) < hp.NR_LANES:
-        s, _ = lsock.accept()
-        ch = hp.server_handshake(s, key)
-        chans[ch.lane] = ch
+    try:
+        while len(chans) < hp.NR_LANES:
+            s, _ = lsock.accept()
+            try:
+                ch = hp.server_handshake(s, key)
+            except Exception:
+                s.close()
+                raise
+            chans[ch.lane] = ch
+    except Exception:
+        # A lane left up would outlive this mode under --modes-from-stdin.
+        for ch in chans.values():
+            ch.close()
+        raise
     return chans[hp.LANE_CONTROL], chans[hp.LANE_BULK]
 
 
@@ -193,15 +282,23 @@ def answer_pings(ch):
         pass
 
 
-def serve(args, key, lsock):
+def serve(args, key, lsock, mode):
     ctl, bulk = accept_lanes(lsock, key, args.timeout)
+    try:
+        return serve_lanes(mode, ctl, bulk)
+    finally:
+        ctl.close()
+        bulk.close()
+
+
+def serve_lanes(mode, ctl, bulk):
     h, p = ctl.recv(10)
     if h.type != hp.SETUP:
         log("%s instead of SETUP" % hp.type_name(h.type))
         return 1
-    if args.mode == "geometry-refuse":
+    if mode == "geometry-refuse":
         ctl.send(hp.SETUP_ACK, hp.pack_setup_ack(hp.SETUP_GEOMETRY))
-        return 0 if expect_closed(ctl, 10, args.mode) else 1
+        return 0 if expect_closed(ctl, 10, mode) else 1
     ctl.send(hp.SETUP_ACK, hp.pack_setup_ack())
 
     h, p = bulk.recv(30)
@@ -209,13 +306,13 @@ def serve(args, key, lsock):
         h, p = bulk.recv(30)
     first, nr, _, _ = hp.parse_data(p)
     log("first run: %d+%d" % (first, nr))
-    if args.mode == "ack-unknown":
+    if mode == "ack-unknown":
         bulk.send(hp.ACK, hp.pack_ack(first + 1000000, 1))
-        return 0 if expect_closed(bulk, 10, args.mode) else 1
-    if args.mode == "ack-twice":
+        return 0 if expect_closed(bulk, 10, mode) else 1
+    if mode == "ack-twice":
         bulk.send(hp.ACK, hp.pack_ack(first, nr))
         bulk.send(hp.ACK, hp.pack_ack(first, nr))
-        return 0 if expect_closed(bulk, 10, args.mode) else 1
+        return 0 if expect_closed(bulk, 10, mode) else 1
 
     # nak-first: fail the first run, acknowledge everything else, and
     # wait for the failed chunks to come again. The control lane answers
@@ -253,25 +350,31 @@ def serve(args, key, lsock):
     return 0
 
 
-def cmd_dest(args, key):
+def run_dest(args, key, mode):
     host, port = hp.parse_hostport(args.listen)
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     lsock = socket.socket(fam, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind((host, port))
-    lsock.listen(8)
-    print("listening", flush=True)
     try:
-        return serve(args, key, lsock)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind((host, port))
+        lsock.listen(8)
+        print("listening", flush=True)
+        return serve(args, key, lsock, mode)
     finally:
         lsock.close()
+
+
+def cmd_dest(args, key):
+    if not args.modes_from_stdin:
+        return run_dest(args, key, args.mode)
+    return run_modes(DEST_MODES, lambda mode: (run_dest(args, key, mode), ""))
 
 
 def cmd_pattern(args):
     geo = hp.Geometry(args.sectors, args.chunk)
     out = sys.stdout.buffer
-    for i in range(geo.nr_chunks):
-        out.write(chunk_bytes(geo, i))
+    for data in pattern(geo):
+        out.write(data)
     return 0
 
 
@@ -280,10 +383,16 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("source")
     s.add_argument("--connect", required=True)
-    s.add_argument("--mode", choices=SOURCE_MODES, default="good")
+    m = s.add_mutually_exclusive_group()
+    m.add_argument("--mode", choices=SOURCE_MODES, default="good")
+    m.add_argument("--modes-from-stdin", action="store_true",
+                   help="run the modes named on stdin, one a line")
     d = sub.add_parser("dest")
     d.add_argument("--listen", required=True)
-    d.add_argument("--mode", choices=DEST_MODES, required=True)
+    m = d.add_mutually_exclusive_group(required=True)
+    m.add_argument("--mode", choices=DEST_MODES)
+    m.add_argument("--modes-from-stdin", action="store_true",
+                   help="serve the modes named on stdin, one a line")
     for p in (s, d):
         p.add_argument("--key-text", required=True,
                        help="the logon key's payload, as text")

@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Self-test of hmproto.py and hm-peer.py over loopback; no kernel needed.
+"""Self-test of hmproto.py, hm-peer.py and hm-push-peer.py over loopback; no
+kernel needed.
 
 In-process tests drive the protocol module over socket pairs; CLI tests
 run hm-peer.py subcommands against each other on ephemeral loopback
 ports (a server, a hostile peer, a fault-injecting proxy between a client
 and a server) and check that each side detects and closes what the kernel
-must detect and close.
+must detect and close. hm-push-peer.py's runs of several modes in one
+process meet a destination and a source written here.
 
 Prints one line per test and ends with "N passed, M failed"; exits
 non-zero if any test failed.
 """
 
 import errno
+import hashlib
 import os
 import random
 import select
@@ -31,6 +34,7 @@ sys.dont_write_bytecode = True  # keep the tree clean
 import hmproto as hp  # noqa: E402
 
 PEER = os.path.join(HERE, "hm-peer.py")
+PUSH_PEER = os.path.join(HERE, "hm-push-peer.py")
 KEY = b"test secret \x00\xff key"
 TMP = tempfile.mkdtemp(prefix="hm-peer-test.")
 KEYFILE = os.path.join(TMP, "key")
@@ -1388,6 +1392,268 @@ def test_server_once():
         srv.kill()
 
 
+# --- Tests: hm-push-peer.py --modes-from-stdin over loopback ---------------------
+
+PUSH_KEY = "push peer key"
+
+
+class PushDest:
+    """A destination for hm-push-peer.py's sources: one link (both lanes)
+    at a time, SETUP answered, DATA written to `copy` and acknowledged;
+    the link dropped on what the kernel drops it for. lenient: any DATA
+    acknowledged unchecked, as a broken destination would."""
+
+    def __init__(self, geo):
+        self.geo = geo
+        self.copy = bytearray(geo.target_sectors * hp.SECTOR)
+        self.lenient = False
+        self.links = 0
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.addr = "127.0.0.1:%d" % self.lsock.getsockname()[1]
+        self.t = threading.Thread(target=self._accept, daemon=True)
+        self.t.start()
+
+    def _accept(self):
+        while True:
+            chans = {}
+            try:
+                while len(chans) < hp.NR_LANES:
+                    s, _ = self.lsock.accept()
+                    ch = hp.server_handshake(s, PUSH_KEY.encode(), 5)
+                    chans[ch.lane] = ch
+            except OSError:
+                return                          # closed: the test is over
+            self.links += 1
+            self._serve(chans[hp.LANE_CONTROL], chans[hp.LANE_BULK])
+
+    def _serve(self, ctl, bulk):
+        setup = threading.Event()
+
+        def drop():
+            ctl.close()
+            bulk.close()
+
+        def control():
+            try:
+                h, p = ctl.recv(5)
+                if h.type != hp.SETUP:
+                    return
+                status = self.geo.check_setup(p)
+                if status == hp.SETUP_OK:
+                    setup.set()
+                ctl.send(hp.SETUP_ACK, hp.pack_setup_ack(status))
+                while status == hp.SETUP_OK and ctl.recv()[0].type == hp.PING:
+                    pass
+            except (hp.ProtoError, OSError):
+                pass
+            finally:
+                drop()
+
+        def data():
+            try:
+                while True:
+                    h, p = bulk.recv()
+                    if self.lenient:
+                        first, nr, _, _ = hp.parse_data(p)
+                        bulk.send(hp.ACK, hp.pack_ack(first, nr))
+                        continue
+                    if h.type != hp.DATA or not setup.is_set():
+                        return
+                    first, nr, zero, d = self.geo.check_data(p)
+                    off = self.geo.offset(first)
+                    n = self.geo.run_len(first, nr)
+                    self.copy[off:off + n] = bytes(n) if zero else d
+                    bulk.send(hp.ACK, hp.pack_ack(first, nr))
+            except (hp.ProtoError, OSError):
+                pass
+            finally:
+                drop()
+
+        threads = [threading.Thread(target=f) for f in (control, data)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+
+    def close(self):
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.lsock.close()
+
+
+class ModesPeer:
+    """hm-push-peer.py SUBCOMMAND ... --modes-from-stdin, driven a mode
+    at a time as a test's coprocess drives it."""
+
+    def __init__(self, *args):
+        self.err = open(os.path.join(TMP, "push-peer-%s.log" % args[0]), "w")
+        self.p = subprocess.Popen(
+            [sys.executable, PUSH_PEER] + list(args) +
+            ["--key-text", PUSH_KEY, "--modes-from-stdin"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
+            text=True)
+
+    def send(self, mode):
+        self.p.stdin.write(mode + "\n")
+        self.p.stdin.flush()
+
+    def line(self, timeout=30):
+        r, _, _ = select.select([self.p.stdout], [], [], timeout)
+        check(r, "no line from hm-push-peer.py in %gs" % timeout)
+        return self.p.stdout.readline().rstrip("\n")
+
+    def mode(self, mode):
+        self.send(mode)
+        return self.line()
+
+    def finish(self):
+        """EOF on stdin: its exit status."""
+        self.p.stdin.close()
+        try:
+            return self.p.wait(timeout=10)
+        finally:
+            self.err.close()
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        self.err.close()
+
+
+def test_push_peer_source_modes():
+    """source --modes-from-stdin: each mode on a link of its own, a line
+    after each; the good push's line carries the pattern's md5."""
+    geo = hp.Geometry(8 * 40 + 3, 8)       # 41 chunks, the last short
+    want = subprocess.run(
+        [sys.executable, PUSH_PEER, "pattern", "--sectors",
+         str(geo.target_sectors), "--chunk", str(geo.chunk_sectors)],
+        stdout=subprocess.PIPE, check=True, timeout=30).stdout
+    eq(len(want), geo.target_sectors * hp.SECTOR, "pattern length")
+    dst = PushDest(geo)
+    peer = ModesPeer("source", "--connect", dst.addr, "--sectors",
+                     str(geo.target_sectors), "--chunk",
+                     str(geo.chunk_sectors))
+    try:
+        eq(peer.mode("good"), "done good ok " + hashlib.md5(want).hexdigest(),
+           "good push")
+        check(dst.copy == want, "the destination holds the pattern")
+        hostile = ["data-before-setup", "out-of-range", "short-data",
+                   "zero-with-data", "bad-flags", "setup-twice",
+                   "data-on-control", "ack-from-source", "bad-geometry"]
+        for mode in hostile:
+            eq(peer.mode(mode), "done %s ok" % mode, "refused")
+        check(dst.copy == want, "nothing of the hostile sources applied")
+        eq(dst.links, 1 + len(hostile), "a link a mode")
+        dst.lenient = True
+        got = peer.mode("out-of-range")
+        check(got.startswith("done out-of-range failed: ") and
+              "acknowledged" in got, "not refused: %r" % got)
+        eq(peer.mode("no-such-mode"),
+           "done no-such-mode failed: unknown mode 'no-such-mode'",
+           "unknown mode")
+        eq(peer.finish(), 0, "exit at the end of stdin")
+    finally:
+        peer.kill()
+        dst.close()
+    # The one-mode runs are as they were.
+    dst = PushDest(geo)
+    try:
+        for mode, lenient, want_rc in (("good", False, 0),
+                                       ("bad-flags", False, 0),
+                                       ("bad-flags", True, 1)):
+            dst.lenient = lenient
+            p = subprocess.run(
+                [sys.executable, PUSH_PEER, "source", "--connect", dst.addr,
+                 "--key-text", PUSH_KEY, "--sectors",
+                 str(geo.target_sectors), "--chunk", str(geo.chunk_sectors),
+                 "--mode", mode], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, timeout=30)
+            eq(p.returncode, want_rc, "--mode %s (lenient %s): %s" %
+               (mode, lenient, p.stderr))
+            eq(p.stdout, "", "--mode %s prints nothing" % mode)
+    finally:
+        dst.close()
+
+
+def push_source_link(addr, geo):
+    """A source against hm-push-peer.py dest: SETUP, two runs of DATA, the
+    ACKs checked as the kernel checks them (a failed run pushed again).
+    Returns how it ended: "refused" (SETUP), "bad ACK", or "acknowledged"
+    once the peer has closed after acknowledging all."""
+    host, port = hp.parse_hostport(addr)
+    chans = []
+    try:
+        for lane in range(hp.NR_LANES):
+            s = socket.create_connection((host, port), timeout=5)
+            chans.append(hp.client_handshake(s, PUSH_KEY.encode(), lane, 5))
+        ctl, bulk = chans
+        try:
+            hp.source_setup(ctl, geo, 5)
+        except hp.GeometryMismatch:
+            return "refused"
+        runs = {0: 2, 2: 2}
+        for first, nr in runs.items():
+            bulk.send(hp.DATA, hp.pack_data(first, nr, bytes(
+                geo.run_len(first, nr))))
+        inflight = dict(runs)
+        while inflight:
+            h, p = bulk.recv(10)
+            if h.type != hp.ACK:
+                continue
+            try:
+                first, nr, status = geo.check_ack(p)
+            except hp.BadPayload:
+                return "bad ACK"
+            if inflight.get(first) != nr:
+                return "bad ACK"
+            if status:
+                bulk.send(hp.DATA, hp.pack_data(first, nr, bytes(
+                    geo.run_len(first, nr))))
+                continue
+            del inflight[first]
+        try:
+            while True:
+                bulk.recv(10)
+        except hp.PeerClosed:
+            return "acknowledged"
+    finally:
+        for ch in chans:
+            ch.close()
+
+
+def test_push_peer_dest_modes():
+    """dest --modes-from-stdin: listens for each mode afresh, serves one
+    link in it, a line after each."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        addr = "127.0.0.1:%d" % s.getsockname()[1]
+    geo = hp.Geometry(64, 8)
+    peer = ModesPeer("dest", "--listen", addr)
+    try:
+        for mode, want in (("ack-unknown", "bad ACK"),
+                           ("ack-twice", "bad ACK"),
+                           ("geometry-refuse", "refused"),
+                           ("nak-first", "acknowledged")):
+            peer.send(mode)
+            eq(peer.line(), "listening", "%s: listening" % mode)
+            eq(push_source_link(addr, geo), want, mode)
+            eq(peer.line(), "done %s ok" % mode, "peer's verdict")
+            # It stopped listening: a reconnect is refused.
+            try:
+                socket.create_connection(hp.parse_hostport(addr), 2).close()
+                raise Fail("%s: still listening after the link" % mode)
+            except ConnectionRefusedError:
+                pass
+        eq(peer.finish(), 0, "exit at the end of stdin")
+    finally:
+        peer.kill()
+
+
 TESTS = [
     ("codec: header pack/check", test_codec),
     ("codec: push frame length bounds", test_push_bounds),
@@ -1439,6 +1705,10 @@ TESTS = [
     ("mitm: a fault per connection", test_mitm_every_connection),
     ("mitm/server: exit on SIGTERM", test_sigterm_exits),
     ("server: --once", test_server_once),
+    ("push peer: source modes from stdin, one process",
+     test_push_peer_source_modes),
+    ("push peer: dest modes from stdin, one process",
+     test_push_peer_dest_modes),
 ]
 
 

@@ -24,8 +24,9 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp
 cd /tmp || exit 1
 
-# Anything matching this in the kernel log fails the test that caused it.
-BAD_KERNEL_LOG='WARNING:|BUG:|Oops|KFENCE|general protection|blocked for more than|Call Trace|UBSAN|refcount_t:|list_add corruption|list_del corruption|stack-protector|kernel panic|RIP:'
+# Anything matching this in the kernel log fails the test that caused it
+# (here, and in the test itself at each dmesg_take: tests/vm/lib.sh).
+export BAD_KERNEL_LOG='WARNING:|BUG:|Oops|KFENCE|general protection|blocked for more than|Call Trace|UBSAN|refcount_t:|list_add corruption|list_del corruption|stack-protector|kernel panic|RIP:'
 
 echo 30 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 echo 1 > /proc/sys/kernel/panic_on_oops

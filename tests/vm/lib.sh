@@ -364,6 +364,30 @@ no_protocol_errors() {
 	[ -z "$bad" ] || fail "protocol errors between the two kernels: $bad"
 }
 
+# ---- Kernel log ----
+
+# dmesg_take: the kernel log lines that appeared since the last dmesg_take
+# (the first time: since the test started) into HM_DMESG. Run it in the
+# test's own shell, not in $(...). The log is not cleared, so guest-run.sh
+# still checks all of it; a line matching BAD_KERNEL_LOG fails the test
+# here already, at the step that caused it.
+HM_DMESG=
+HM_DMESG_SEEN=
+dmesg_take() {
+	local all line
+	all=$(dmesg) || fail "dmesg failed"
+	[ "${all:0:${#HM_DMESG_SEEN}}" = "$HM_DMESG_SEEN" ] ||
+		fail "kernel log lines were lost (ring buffer wrapped or cleared)"
+	HM_DMESG=${all:${#HM_DMESG_SEEN}}
+	HM_DMESG=${HM_DMESG#$'\n'}
+	HM_DMESG_SEEN=$all
+	[[ $HM_DMESG =~ ${BAD_KERNEL_LOG:?set by guest-run.sh} ]] || return 0
+	while IFS= read -r line; do
+		[[ $line =~ $BAD_KERNEL_LOG ]] && break
+	done <<< "$HM_DMESG"
+	fail "kernel log: $line"
+}
+
 # ---- hybridmigctl ----
 
 # ctl_expect <code> <stderr text> <args...>: run $HM_CTL (in network
