@@ -514,6 +514,29 @@ static void hm_dev_path(char *buf, size_t len, const char *majmin)
 	snprintf(buf, len, "/dev/%s (%s)", base ? base + 1 : link, majmin);
 }
 
+/*
+ * A complete destination tells its source so over the link (COMPLETE); the
+ * source then ends by itself, migrate removes it, and the link goes. Were
+ * the link cut first, the source could miss that frame and wait in
+ * post-copy for a destination that is linear by then: so the link stays
+ * until the source has gone, HM_SOURCE_GONE_MS at most.
+ */
+#define HM_SOURCE_GONE_MS 10000
+
+static void hm_wait_source_gone(const char *name)
+{
+	uint64_t deadline = hm_now_ms() + HM_SOURCE_GONE_MS;
+	struct hm_dm_info info;
+	struct hm_device dev;
+
+	while (hm_now_ms() < deadline) {
+		if (hm_dm_info(name, &info) || hm_dm_get_device(name, &dev) ||
+		    !hm_is(dev.status.link_state, "connected"))
+			return;
+		hm_dm_wait_event(name, info.event_nr, 100, NULL);
+	}
+}
+
 /* Cut a complete destination over to linear over its data device. */
 static int hm_finish_dest(const struct hm_device *dev)
 {
@@ -525,6 +548,7 @@ static int hm_finish_dest(const struct hm_device *dev)
 	r = hm_data_dev(dev->name, data, sizeof(data));
 	if (r)
 		return hm_device_err(dev->name, r);
+	hm_wait_source_gone(dev->name);
 	r = hm_send_disconnect(dev->name);
 	if (r)
 		return hm_msg_err(dev->name, "disconnect", r);
