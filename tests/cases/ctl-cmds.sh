@@ -63,8 +63,10 @@ mig=$!
 at_exit "kill $mig"
 must "$ctl" wait s --for connected --timeout 30
 sleep 3
-must "$ctl" status s --json > /tmp/hm-json
+# The kernel's status first: the push only shrinks what is left (nothing
+# writes), so the JSON read after it cannot show more than it.
 status=$(dmsetup status s)
+must "$ctl" status s --json > /tmp/hm-json
 python3 - /tmp/hm-json "$status" <<'PY' || fail "job JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))["devices"][0]
